@@ -1,0 +1,174 @@
+"""Metric thresholds and platform presets.
+
+One ``MetricSettings`` object carries every threshold the metrics stage uses.  It can be
+loaded from the ``[metrics]`` table of a TOML settings/rubric file, overridden from CLI
+options, and is written verbatim into ``run.json`` so every figure can be traced back to
+the rule that produced it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+DEFAULT_PRODUCT_KEYWORDS = [
+    # size / fit
+    "尺码", "码数", "尺寸", "多大", "大小", "偏大", "偏小", "身高", "体重", "斤", "腰围", "胸围", "穿多大", "合身",
+    "长度", "宽度", "高度", "多高", "多长", "多宽", "厚", "薄",
+    # material / quality
+    "材质", "面料", "成分", "质量", "质地", "纯棉", "真皮", "起球", "掉色", "褪色", "缩水", "透气",
+    # colour / look
+    "颜色", "色差", "什么色", "款式", "图片", "实物",
+    # usage / function / specs
+    "怎么用", "用法", "使用", "功能", "效果", "适合", "适用", "规格", "参数", "型号", "容量", "功率", "续航",
+    "保质期", "成分表", "配料", "过敏", "敏感肌", "肤质", "年龄", "几岁", "兼容", "重量", "多重",
+    # stock
+    "有货", "有没有货", "现货", "库存", "还有吗", "有吗", "断码",
+]
+
+DEFAULT_CLOSING_PHRASES = [
+    "有问题随时联系", "有什么问题随时", "有问题随时", "随时联系", "随时咨询", "祝您生活愉快", "祝您购物愉快",
+    "生活愉快", "购物愉快", "感谢您的支持", "感谢支持", "谢谢支持", "感谢您的光临", "欢迎再次光临", "欢迎下次光临",
+    "欢迎再来", "期待您的再次光临", "记得联系我", "有需要时候记得联系", "再见", "拜拜", "祝您愉快", "祝您开心",
+    "感谢惠顾", "期待再次为您服务",
+]
+
+DEFAULT_GREETING_PHRASES = [
+    "您好", "你好", "亲", "在的", "欢迎光临", "欢迎来到", "很高兴为您服务", "有什么可以帮您", "有什么可以帮到您",
+    "hi", "hello", "早上好", "下午好", "晚上好",
+]
+
+
+def _hms_to_seconds(value: str | int) -> int:
+    """'08:00', '23:59:59' or '24:00' -> seconds since midnight."""
+    if isinstance(value, int):
+        return value
+    parts = str(value).strip().split(":")
+    if not 2 <= len(parts) <= 3 or not all(p.isdigit() for p in parts):
+        raise ValueError(f"time of day must look like HH:MM or HH:MM:SS, got {value!r}")
+    h, m = int(parts[0]), int(parts[1])
+    s = int(parts[2]) if len(parts) == 3 else 0
+    total = h * 3600 + m * 60 + s
+    if not (0 <= total <= 86400 and m < 60 and s < 60):
+        raise ValueError(f"time of day out of range: {value!r}")
+    return total
+
+
+@dataclass
+class MetricSettings:
+    """Every threshold of the metrics stage (defaults: docs/metrics.md)."""
+
+    platform: str | None = None
+    service_start: str = "08:00"       # rounds starting before this are outside service hours
+    service_end: str = "24:00"         # exclusive end; "24:00" = midnight
+    within_seconds: int = 180          # within_3min_rate threshold
+    slow_seconds: int = 120            # 2-minute rule: slower answers are slow_rounds
+    min_reply_chars: int = 4           # short_reply: fewer counted characters than this
+    product_answer_min_chars: int = 15 # product_answer_short: fewer than this
+    closing_silence_s: int = 300       # buyer silence before a closing message is due
+    slow_reception_count: int = 3      # slow_receptions: this many slow replies in a buyer-day
+    latency_cap_s: int | None = None   # cap each round's latency (Taobao: 600) for averages
+    unanswered_latency_s: int | None = None  # count unanswered rounds as this latency in averages (Taobao: 600)
+    session_gap_s: int = 1800          # ingest: new conversation after this much silence
+    product_keywords: list[str] = field(default_factory=lambda: list(DEFAULT_PRODUCT_KEYWORDS))
+    closing_phrases: list[str] = field(default_factory=lambda: list(DEFAULT_CLOSING_PHRASES))
+    greeting_phrases: list[str] = field(default_factory=lambda: list(DEFAULT_GREETING_PHRASES))
+
+    @property
+    def service_start_s(self) -> int:
+        return _hms_to_seconds(self.service_start)
+
+    @property
+    def service_end_s(self) -> int:
+        return _hms_to_seconds(self.service_end)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def validate(self) -> "MetricSettings":
+        for name in ("service_start", "service_end"):
+            try:
+                _hms_to_seconds(getattr(self, name))
+            except ValueError as exc:
+                raise SettingsError(f"metrics.{name}: {exc}") from None
+        if self.service_start_s >= self.service_end_s:
+            raise SettingsError("metrics.service_start must be earlier than metrics.service_end")
+        for name in ("within_seconds", "slow_seconds", "min_reply_chars", "product_answer_min_chars",
+                     "closing_silence_s", "slow_reception_count", "session_gap_s"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+                raise SettingsError(f"metrics.{name} must be a whole number >= 0, got {v!r}")
+        for name in ("latency_cap_s", "unanswered_latency_s"):
+            v = getattr(self, name)
+            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
+                raise SettingsError(f"metrics.{name} must be a whole number >= 0 or absent, got {v!r}")
+        if self.platform is not None and self.platform not in PLATFORM_PRESETS:
+            raise SettingsError(
+                f"metrics.platform: unknown platform {self.platform!r}; allowed: {', '.join(PLATFORM_PRESETS)}"
+            )
+        return self
+
+
+class SettingsError(ValueError):
+    """A settings/rubric value is wrong; the message names the key and the allowed values."""
+
+
+#: Published platform rules (see docs/metrics.md for sources and dates).
+PLATFORM_PRESETS: dict[str, dict[str, Any]] = {
+    # Taobao/Aliwangwang 3-minute response rate, 08:00-24:00; average human response time caps a round
+    # at 600 s and counts a round unanswered that day as 600 s.
+    "taobao": {"service_start": "08:00", "service_end": "24:00", "latency_cap_s": 600, "unanswered_latency_s": 600},
+    # Douyin Feige: 08:00:00-22:59:59 (end exclusive 23:00:00).
+    "douyin": {"service_start": "08:00", "service_end": "23:00"},
+    # Kuaishou: 3-minute reply rate over 08:00-23:00, human service only.
+    "kuaishou": {"service_start": "08:00", "service_end": "23:00"},
+    # Pinduoduo: 08:00-23:00.
+    "pdd": {"service_start": "08:00", "service_end": "23:00"},
+}
+
+_FIELD_NAMES = {f.name for f in fields(MetricSettings)}
+
+
+def settings_from_mapping(data: dict[str, Any], *, base: MetricSettings | None = None,
+                          where: str = "metrics") -> MetricSettings:
+    """Build settings from a ``[metrics]`` mapping; unknown keys are an error naming the key."""
+    unknown = sorted(set(data) - _FIELD_NAMES)
+    if unknown:
+        raise SettingsError(
+            f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(_FIELD_NAMES))}"
+        )
+    settings = dataclasses.replace(base or MetricSettings())
+    platform = data.get("platform", settings.platform)
+    if platform is not None:
+        if platform not in PLATFORM_PRESETS:
+            raise SettingsError(
+                f"{where}.platform: unknown platform {platform!r}; allowed: {', '.join(PLATFORM_PRESETS)}"
+            )
+        for k, v in PLATFORM_PRESETS[platform].items():
+            setattr(settings, k, v)
+        settings.platform = platform
+    for k, v in data.items():
+        if k != "platform":
+            setattr(settings, k, v)
+    return settings.validate()
+
+
+def load_settings(path: str | Path | None = None, *, platform: str | None = None,
+                  overrides: dict[str, Any] | None = None) -> MetricSettings:
+    """Defaults <- platform preset <- [metrics] table of ``path`` <- explicit overrides (CLI options)."""
+    settings = MetricSettings()
+    if platform:
+        settings = settings_from_mapping({"platform": platform}, base=settings)
+    if path is not None:
+        p = Path(path)
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"{p}: not valid TOML: {exc}") from None
+        settings = settings_from_mapping(data.get("metrics", {}), base=settings, where=f"{p}: metrics")
+    if overrides:
+        settings = settings_from_mapping({k: v for k, v in overrides.items() if v is not None}, base=settings)
+    return settings.validate()
