@@ -1,7 +1,165 @@
-"""CLI command module (placeholder until its stage lands)."""
+"""``qa-scorer audit``: read exports, compute metrics, tag replies, score, write the report folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from qa_scorer.ingest import FORMATS, IngestOptions, parse_column_mapping
+from qa_scorer.pipeline import AuditOptions, audit
+from qa_scorer.settings import PLATFORM_PRESETS, SettingsError, load_settings
+
+console = Console(stderr=True)
+
+EXAMPLE = """
+[bold]Examples[/bold]
+
+  qa-scorer audit sample_transcripts/
+
+  qa-scorer audit exports/2026-11/ --out reports/2026-11 --platform taobao
+
+  qa-scorer audit chat.csv --columns "聊天内容=text,发消息的人=sender" --agents 小美,阿杰
+"""
+
+
+def _agents(names: Optional[str], agents_file: Optional[Path]) -> set[str]:
+    result = {n.strip() for n in (names or "").split(",") if n.strip()}
+    if agents_file:
+        result |= {ln.strip() for ln in agents_file.read_text(encoding="utf-8-sig").splitlines() if ln.strip()}
+    return result
+
+
+def _service_hours(value: Optional[str]) -> dict:
+    if not value:
+        return {}
+    try:
+        start, end = value.split("-")
+    except ValueError:
+        raise typer.BadParameter("use START-END, e.g. 08:00-24:00") from None
+    return {"service_start": start.strip(), "service_end": end.strip()}
+
+
+def audit_command(
+    paths: list[Path] = typer.Argument(..., help="Export files or folders (searched recursively)."),
+    out: Path = typer.Option(Path("qa-report"), "--out", "-o", help="Folder for the report files."),
+    fmt: Optional[str] = typer.Option(None, "--format", help=f"Force a reader: {'|'.join(FORMATS)}."),
+    encoding: Optional[str] = typer.Option(None, "--encoding", help="Force an encoding (default: detect UTF-8/GBK)."),
+    columns: Optional[str] = typer.Option(None, "--columns",
+                                          help='Map other headers, e.g. "聊天内容=text,发消息的人=sender".'),
+    agents: Optional[str] = typer.Option(None, "--agents", help="Extra agent account names, comma-separated."),
+    agents_file: Optional[Path] = typer.Option(None, "--agents-file", exists=True, dir_okay=False,
+                                               help="File with one agent account name per line."),
+    session_gap: Optional[int] = typer.Option(None, "--session-gap", min=1,
+                                              help="Minutes of silence that start a new conversation "
+                                                   "(files without conversation ids). Default 30."),
+    platform: Optional[str] = typer.Option(None, "--platform",
+                                           help=f"Platform preset: {'|'.join(PLATFORM_PRESETS)}."),
+    settings_file: Optional[Path] = typer.Option(None, "--settings", exists=True, dir_okay=False,
+                                                 help="TOML file with a [metrics] table of thresholds."),
+    service_hours: Optional[str] = typer.Option(None, "--service-hours", help="e.g. 08:00-24:00."),
+    within_seconds: Optional[int] = typer.Option(None, "--within-seconds", help="3-minute-rate threshold (180)."),
+    slow_seconds: Optional[int] = typer.Option(None, "--slow-seconds", help="Slow round threshold (120)."),
+    min_reply_chars: Optional[int] = typer.Option(None, "--min-reply-chars", help="Short reply below this (4)."),
+    product_answer_chars: Optional[int] = typer.Option(None, "--product-answer-chars",
+                                                       help="Product answers below this are short (15)."),
+    closing_silence: Optional[int] = typer.Option(None, "--closing-silence",
+                                                  help="Seconds of buyer silence before a closing is due (300)."),
+    rubric: Optional[Path] = typer.Option(None, "--rubric", exists=True, dir_okay=False,
+                                          help="Rubric TOML (default: the packaged rubric; see `qa-scorer rubric init`)."),
+    model: Optional[Path] = typer.Option(None, "--model", exists=True, dir_okay=False,
+                                         help="Classifier model (.skops); default: the shipped model."),
+    tags: bool = typer.Option(True, "--tags/--no-tags", help="Tag replies with the classifier."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Classifier processes (default: cores)."),
+    html: bool = typer.Option(True, "--html/--no-html", help="Write report.html."),
+    xlsx: bool = typer.Option(True, "--xlsx/--no-xlsx", help="Write audit.xlsx."),
+    engine: str = typer.Option("local", "--engine", help="local (in-process) or dask."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler",
+                                            help="dask.distributed scheduler address, e.g. tcp://10.0.0.5:8786."),
+) -> None:
+    """Audit chat exports: metrics, reply tags and service scores per conversation and agent."""
+    if fmt and fmt not in FORMATS:
+        raise typer.BadParameter(f"unknown format {fmt!r}; allowed: {', '.join(FORMATS)}", param_hint="--format")
+    if engine not in ("local", "dask"):
+        raise typer.BadParameter("use local or dask", param_hint="--engine")
+    try:
+        mapping = parse_column_mapping(columns)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--columns") from None
+    overrides = {
+        **_service_hours(service_hours),
+        "within_seconds": within_seconds, "slow_seconds": slow_seconds, "min_reply_chars": min_reply_chars,
+        "product_answer_min_chars": product_answer_chars, "closing_silence_s": closing_silence,
+        "session_gap_s": session_gap * 60 if session_gap else None,
+    }
+    try:
+        settings = load_settings(settings_file, platform=platform, overrides=overrides)
+    except (SettingsError, ValueError) as exc:
+        console.print(f"[red]Settings error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    options = AuditOptions(
+        out_dir=out,
+        ingest=IngestOptions(fmt=fmt, encoding=encoding, columns=mapping, agents=_agents(agents, agents_file),
+                             session_gap_s=settings.session_gap_s),
+        settings=settings, rubric_path=rubric, model_path=model, tags=tags,
+        workers=workers or os.cpu_count() or 1, html=html, xlsx=xlsx, engine=engine, scheduler=scheduler,
+    )
+    from qa_scorer.ingest import discover_files
+    n_files = len(discover_files([str(p) for p in paths])[0])
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), console=console, transient=True) as bar:
+        task = bar.add_task("reading", total=max(n_files, 1))
+
+        def progress(stage: str, done: float) -> None:
+            if stage.startswith("reading"):
+                bar.update(task, description=stage, completed=done)
+            else:
+                bar.update(task, description=stage)
+
+        try:
+            result = audit(paths, options, progress=progress)
+        except (SettingsError, ValueError) as exc:
+            bar.stop()
+            console.print(f"[red]Error:[/red] {exc}")
+            raise typer.Exit(2) from None
+    print_summary(result)
+    if result.failed_files:
+        raise typer.Exit(1)
+
+
+def print_summary(result) -> None:
+    out = Console()
+    files_ok = [f for f in result.files if not f.error and not f.skipped]
+    for f in result.files:
+        if f.error:
+            out.print(f"[red]✗ {f.path}[/red]: {f.error} (file skipped)")
+        elif f.skipped:
+            out.print(f"[yellow]- {f.path}[/yellow]: {f.skipped}; not audited")
+        for note in f.notes:
+            out.print(f"[yellow]! {f.path}[/yellow]: {note}")
+    m = result.messages
+    roles = m["role"].value_counts() if len(m) else {}
+    table = Table(title="qa-scorer audit", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("files read", f"{len(files_ok)}" + (f"  ({len(result.failed_files)} failed)" if result.failed_files else ""))
+    table.add_row("conversations", f"{m['conversation_id'].nunique():,}" if len(m) else "0")
+    table.add_row("messages", f"{len(m):,}  (" + ", ".join(f"{r} {int(roles.get(r, 0)):,}"
+                                                         for r in ("customer", "agent", "auto", "system")) + ")")
+    table.add_row("agents", f"{len(result.agents):,}")
+    table.add_row("rejected rows", f"{len(result.rejected):,}" + ("  -> rejected.csv" if len(result.rejected) else ""))
+    if "service_score" in result.agents.columns and len(result.agents):
+        table.add_row("mean agent score", f"{result.agents['service_score'].mean():.1f}")
+    table.add_row("output", str(result.out_dir))
+    out.print(table)
+    for note in result.notes:
+        out.print(f"[yellow]note:[/yellow] {note}")
 
 
 def register(app: typer.Typer) -> None:
-    return None
+    app.command("audit", help=(audit_command.__doc__ or "") + "\n\n" + EXAMPLE)(audit_command)

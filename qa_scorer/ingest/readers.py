@@ -1,0 +1,347 @@
+"""One reader per export format.  Each returns a *raw* frame: canonical column names (as far as
+the file has them, values still text) plus ``source_line``; rows that are structurally broken
+(wrong field count, bad JSON) come back as rejects.  ``normalize.py`` turns raw frames into the
+canonical messages table.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .columns import looks_like_sales_file, map_headers, missing_required
+from .encoding import DecodeError, decode_bytes
+
+FORMATS = ("csv", "tsv", "xlsx", "json", "jsonl", "chatlog")
+EXTENSIONS = {
+    ".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".xlsx": "xlsx", ".xlsm": "xlsx", ".json": "json",
+    ".jsonl": "jsonl", ".ndjson": "jsonl", ".txt": None, ".log": None,
+}
+
+
+class FileReadError(ValueError):
+    """The whole file cannot be used; the message says why and how to fix it."""
+
+
+class NotAChatExport(FileReadError):
+    """The file is something else we recognise (e.g. a sales file): skipped, not an error."""
+
+
+@dataclass
+class RawRead:
+    frame: pd.DataFrame
+    fmt: str
+    encoding: str | None = None
+    rejected: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- format sniffing
+
+_LOG_HEADER_PATTERNS = [
+    # NAME (YYYY-MM-DD HH:MM:SS):   (ASCII or full-width brackets/colon)
+    re.compile(r"^(?P<name>\S.*?)\s*[(（](?P<ts>\d{4}[-/.]\d{1,2}[-/.]\d{1,2}[ T]\d{1,2}:\d{2}(?::\d{2})?)[)）]\s*[:：]?\s*$"),
+    # YYYY-MM-DD HH:MM:SS NAME
+    re.compile(r"^(?P<ts>\d{4}[-/.]\d{1,2}[-/.]\d{1,2}[ T]\d{1,2}:\d{2}(?::\d{2})?)\s+(?P<name>\S.*?)\s*[:：]?\s*$"),
+    # NAME YYYY-MM-DD HH:MM:SS
+    re.compile(r"^(?P<name>\S.*?)\s+(?P<ts>\d{4}[-/.]\d{1,2}[-/.]\d{1,2}[ T]\d{1,2}:\d{2}(?::\d{2})?)\s*[:：]?\s*$"),
+]
+_LOG_BUYER = re.compile(r"^\s*(?:消息对象|聊天对象|对话对象|买家)\s*[:：]\s*(?P<buyer>\S.*?)\s*$")
+_LOG_SEPARATOR = re.compile(r"^\s*(?:-{3,}|={3,}|_{3,}|\*{3,})\s*$")
+
+
+def _match_log_header(line: str):
+    for pattern in _LOG_HEADER_PATTERNS:
+        m = pattern.match(line)
+        if m:
+            return m
+    return None
+
+
+def sniff_format(path: Path, head_text: str | None) -> str | None:
+    """Choose a reader by extension, then by content.  Returns None when nothing fits."""
+    ext = path.suffix.lower()
+    fmt = EXTENSIONS.get(ext)
+    if fmt:
+        return fmt
+    if head_text is None:
+        return None
+    lines = [ln for ln in head_text.splitlines()[:50] if ln.strip()]
+    if not lines:
+        return None
+    first = lines[0].lstrip("\ufeff").lstrip()
+    if first.startswith("["):
+        return "json"
+    if first.startswith("{"):
+        return "jsonl"
+    if sum(1 for ln in lines if _match_log_header(ln) or _LOG_BUYER.match(ln)) >= 1 and not (
+        "," in first and map_headers(first.split(","))
+    ):
+        return "chatlog"
+    if "\t" in first:
+        return "tsv"
+    if "," in first:
+        return "csv"
+    return None
+
+
+# --------------------------------------------------------------------------- delimited text
+
+def _rename(frame: pd.DataFrame, path: Path, columns: dict[str, str] | None) -> pd.DataFrame:
+    headers = list(frame.columns)
+    mapped = map_headers(headers, columns)
+    missing = missing_required(mapped)
+    if missing:
+        if looks_like_sales_file(headers):
+            raise NotAChatExport("looks like a sales file (use it with `qa-scorer commission --sales`)")
+        shown = ", ".join(str(h) for h in headers[:12])
+        raise FileReadError(
+            f"no usable column for {', '.join(missing)} (headers found: {shown}); "
+            f"rename the header or map it, e.g. --columns \"{headers[0] if headers else 'HEADER'}={missing[0]}\""
+        )
+    frame = frame[list(mapped)].rename(columns=mapped)
+    return frame
+
+
+def read_delimited(path: Path, text: str, sep: str, columns: dict[str, str] | None) -> tuple[pd.DataFrame, list[dict]]:
+    """CSV/TSV with quoted multi-line fields.  Fast path: pandas' C parser; when the file has
+    rows with the wrong number of fields, fall back to the csv module so each bad row can be
+    rejected with its line number instead of failing the file."""
+    try:
+        frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
+                            skip_blank_lines=False, engine="c")
+    except pd.errors.EmptyDataError:
+        raise FileReadError("the file is empty") from None
+    except pd.errors.ParserError:
+        return _read_delimited_slow(path, text, sep, columns)
+    frame = _rename(frame, path, columns)
+    # Physical line of each row's start: header is line 1; a row spans 1 + (newlines inside its fields).
+    spans = 1
+    for col in frame.columns:
+        spans = spans + frame[col].str.count("\n")
+    spans = pd.Series(spans, index=frame.index) if not isinstance(spans, pd.Series) else spans
+    header_lines = 1 + sum(str(c).count("\n") for c in frame.columns)
+    frame["source_line"] = (header_lines + 1 + spans.cumsum() - spans).astype("int64")
+    blank = (frame.drop(columns="source_line") == "").all(axis=1)
+    return frame[~blank].reset_index(drop=True), []
+
+
+def _read_delimited_slow(path: Path, text: str, sep: str, columns: dict[str, str] | None):
+    reader = csv.reader(io.StringIO(text), delimiter=sep)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise FileReadError("the file is empty") from None
+    rows, lines, rejected = [], [], []
+    start = reader.line_num + 1
+    for fields in reader:
+        if not any(f.strip() for f in fields):
+            start = reader.line_num + 1
+            continue
+        if len(fields) != len(header):
+            rejected.append({"source_line": start,
+                             "reason": f"expected {len(header)} fields, found {len(fields)} (check quoting/delimiters)",
+                             "raw": sep.join(fields)})
+        else:
+            rows.append(fields)
+            lines.append(start)
+        start = reader.line_num + 1
+    frame = pd.DataFrame(rows, columns=header, dtype=object) if rows else pd.DataFrame(columns=header, dtype=object)
+    frame = _rename(frame, path, columns)
+    frame["source_line"] = pd.Series(lines, dtype="int64")
+    return frame, rejected
+
+
+# --------------------------------------------------------------------------- xlsx
+
+def read_xlsx(path: Path, columns: dict[str, str] | None) -> tuple[pd.DataFrame, list[str]]:
+    try:
+        sheets = pd.read_excel(path, sheet_name=None, dtype=object, engine="openpyxl")
+    except Exception as exc:  # openpyxl raises many types for corrupt files
+        raise FileReadError(f"cannot open as an Excel workbook ({exc.__class__.__name__}: {exc})") from None
+    frames, notes, errors = [], [], []
+    for name, sheet in sheets.items():
+        if sheet.empty and not len(sheet.columns):
+            continue
+        try:
+            frame = _rename(sheet, path, columns)
+        except FileReadError as exc:
+            errors.append(f"sheet {name!r}: {exc}")
+            continue
+        frame = frame.copy()
+        frame["source_line"] = pd.RangeIndex(2, 2 + len(frame)).astype("int64")  # row 1 = header
+        frame["source_sheet"] = name
+        frames.append(frame)
+    if not frames:
+        raise FileReadError("; ".join(errors) or "the workbook has no sheet with data")
+    notes.extend(f"skipped {e}" for e in errors)
+    frame = pd.concat(frames, ignore_index=True)
+    for col in frame.columns:
+        if col in ("source_line", "sent_at"):
+            continue
+        frame[col] = frame[col].map(lambda v: "" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v))
+    return frame, notes
+
+
+# --------------------------------------------------------------------------- JSON
+
+def _records_frame(records: list[dict], lines: list[int], path: Path, columns):
+    frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()
+    if frame.empty and not len(frame.columns):
+        raise FileReadError("no messages found in the JSON")
+    frame = _rename(frame, path, columns)
+    for col in frame.columns:
+        if col != "sent_at":
+            frame[col] = frame[col].map(lambda v: "" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v))
+    frame["source_line"] = pd.Series(lines, dtype="int64")
+    return frame
+
+
+def read_json(path: Path, text: str, columns) -> tuple[pd.DataFrame, list[dict]]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FileReadError(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    if isinstance(data, dict):
+        for key in ("messages", "data", "records", "items"):
+            if isinstance(data.get(key), list):
+                data = data[key]
+                break
+        else:
+            raise FileReadError("expected a JSON list of messages (or an object with a 'messages' list)")
+    if not isinstance(data, list):
+        raise FileReadError("expected a JSON list of messages")
+    records, lines, rejected = [], [], []
+    for i, item in enumerate(data, start=1):
+        if isinstance(item, dict):
+            records.append(item)
+            lines.append(i)
+        else:
+            rejected.append({"source_line": i, "reason": "list element is not an object",
+                             "raw": json.dumps(item, ensure_ascii=False)[:500]})
+    return _records_frame(records, lines, path, columns), rejected
+
+
+def read_jsonl(path: Path, text: str, columns) -> tuple[pd.DataFrame, list[dict]]:
+    records, lines, rejected = [], [], []
+    for i, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            rejected.append({"source_line": i, "reason": f"invalid JSON: {exc.msg}", "raw": line[:500]})
+            continue
+        if not isinstance(item, dict):
+            rejected.append({"source_line": i, "reason": "line is not a JSON object", "raw": line[:500]})
+            continue
+        records.append(item)
+        lines.append(i)
+    if not records:
+        raise FileReadError("no JSON objects found" + (f" ({len(rejected)} invalid lines)" if rejected else ""))
+    return _records_frame(records, lines, path, columns), rejected
+
+
+# --------------------------------------------------------------------------- chat-log text
+
+def read_chatlog(path: Path, text: str) -> tuple[pd.DataFrame, list[dict]]:
+    """Wangwang/Qianniu text exports: a header line per message, content lines after it.
+
+    ``消息对象:NAME`` names the buyer of the following messages; ``----`` lines end a section.
+    Conversations are otherwise separated later by buyer and time gap.  Non-empty lines
+    before the first header are rejected (not silently dropped)."""
+    rows: list[dict] = []
+    rejected: list[dict] = []
+    current: dict | None = None
+    section, buyer = 0, ""
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        m_buyer = _LOG_BUYER.match(line)
+        if m_buyer:
+            section += 1
+            buyer = m_buyer.group("buyer")
+            current = None
+            continue
+        if _LOG_SEPARATOR.match(line):
+            section += 1
+            buyer = ""
+            current = None
+            continue
+        m = _match_log_header(line)
+        if m:
+            current = {"sender": m.group("name").strip(), "sent_at": m.group("ts"), "lines": [],
+                       "source_line": lineno, "section": section, "buyer": buyer}
+            rows.append(current)
+            continue
+        if current is None:
+            if stripped:
+                rejected.append({"source_line": lineno,
+                                 "reason": "text outside any message (no 'NAME (YYYY-MM-DD HH:MM:SS):' header before it)",
+                                 "raw": line[:500]})
+            continue
+        current["lines"].append(line.rstrip())
+    if not rows:
+        raise FileReadError(
+            "no message headers found; expected lines like 'NAME (2026-11-20 09:15:03):' or "
+            "'2026-11-20 09:15:03 NAME' (use --format to force another reader)"
+        )
+    for row in rows:
+        body = row.pop("lines")
+        while body and not body[-1].strip():
+            body.pop()
+        while body and not body[0].strip():
+            body.pop(0)
+        row["text"] = "\n".join(s.strip() for s in body)
+    frame = pd.DataFrame(rows, columns=["sender", "sent_at", "source_line", "section", "buyer", "text"])
+    frame["source_line"] = frame["source_line"].astype("int64")
+    return frame, rejected
+
+
+# --------------------------------------------------------------------------- dispatcher
+
+def read_file(path: Path, *, fmt: str | None = None, encoding: str | None = None,
+              columns: dict[str, str] | None = None) -> RawRead:
+    """Read one file with the reader for ``fmt`` (or the sniffed one)."""
+    if fmt is None and path.suffix.lower() in (".xlsx", ".xlsm"):
+        fmt = "xlsx"
+    if fmt == "xlsx":
+        frame, notes = read_xlsx(path, columns)
+        return RawRead(frame, "xlsx", None, [], notes)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise FileReadError(f"cannot read the file: {exc.strerror}") from None
+    if data.startswith(b"PK\x03\x04") and fmt in (None, "xlsx"):
+        frame, notes = read_xlsx(path, columns)
+        return RawRead(frame, "xlsx", None, [], notes)
+    try:
+        text, used = decode_bytes(data, encoding)
+    except DecodeError as exc:
+        raise FileReadError(str(exc)) from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    fmt = fmt or sniff_format(path, text[:65536])
+    if fmt is None:
+        raise FileReadError(
+            "unknown format: not CSV/TSV with known headers, JSON, JSON Lines or a chat-log text; "
+            "use --format csv|tsv|xlsx|json|jsonl|chatlog"
+        )
+    if fmt == "csv":
+        frame, rejected = read_delimited(path, text, ",", columns)
+    elif fmt == "tsv":
+        frame, rejected = read_delimited(path, text, "\t", columns)
+    elif fmt == "json":
+        frame, rejected = read_json(path, text, columns)
+    elif fmt == "jsonl":
+        frame, rejected = read_jsonl(path, text, columns)
+    elif fmt == "chatlog":
+        frame, rejected = read_chatlog(path, text)
+    else:
+        raise FileReadError(f"unknown --format {fmt!r}; allowed: {', '.join(FORMATS)}")
+    return RawRead(frame, fmt, used, rejected, [])

@@ -1,0 +1,25 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # tests also run from a checkout without install
+    sys.path.insert(0, str(ROOT))
+
+os.environ.setdefault("COLUMNS", "200")  # rich/typer help output not wrapped in CLI tests
+
+
+@pytest.fixture
+def write(tmp_path):
+    """write("name.csv", text, encoding="utf-8") -> Path"""
+    def _write(name: str, text: str | bytes, encoding: str = "utf-8") -> Path:
+        p = tmp_path / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(text, bytes):
+            p.write_bytes(text)
+        else:
+            p.write_bytes(text.encode(encoding))
+        return p
+    return _write
