@@ -1,0 +1,776 @@
+"""Commission (提成) from each agent's period service score and the sales figures payroll supplies.
+
+The scheme (TOML, shipped examples in ``qa_scorer/data/schemes/``; reference with worked
+examples in ``docs/commission.md``) holds the formulas of the source documents:
+
+* pre-sales   ``inquiry_sales × rate × score``               (rate fixed, or by conversion tier)
+* after-sales ``returns × aov × rate × score``
+* 金牌客服    ``(inquiry_sales × sales_rate + returns × aov × returns_rate) × score``
+              (``gold_score_applies_to = "returns_only"``: only the second term is scored)
+* supervisor  ``(team avg sales × sales_rate + team avg returns × aov × aftersales_rate) × dept avg score``
+
+and, with ``mode = "two_part"``, the volume terms unscored plus ``quality_pool × score``.
+
+Money is ``decimal.Decimal`` throughout and rounded once, at the end, to the fen (0.01) with
+ROUND_HALF_UP.  Every input figure, term, rate and the unrounded total stay in the output so
+payroll can audit the arithmetic.  Agents in only one of the two files are reported with a
+status, never dropped or paid zero.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import tomllib
+import unicodedata
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from qa_scorer.safety import excel_safe
+
+FEN = Decimal("0.01")
+
+ROLES = ("presales", "aftersales", "gold", "supervisor")
+ROLE_ALIASES: dict[str, str] = {
+    "presales": "presales", "pre-sales": "presales", "pre_sales": "presales", "售前": "presales",
+    "售前客服": "presales",
+    "aftersales": "aftersales", "after-sales": "aftersales", "after_sales": "aftersales", "售后": "aftersales",
+    "售后客服": "aftersales",
+    "gold": "gold", "金牌": "gold", "金牌客服": "gold",
+    "supervisor": "supervisor", "主管": "supervisor", "客服主管": "supervisor",
+}
+
+#: Sales-file columns: canonical name -> accepted headers (case-insensitive, spaces ignored).
+SALES_HEADERS: dict[str, tuple[str, ...]] = {
+    "agent": ("agent", "客服", "子账号", "客服账号", "客服名称"),
+    "role": ("role", "岗位", "角色"),
+    "inquiry_sales": ("inquiry_sales", "询单销售额"),
+    "inquiries": ("inquiries", "询单人数"),
+    "buyers": ("buyers", "成交人数", "询单成交人数"),
+    "returns": ("returns", "退换件数", "退换货件数"),
+    "aov": ("aov", "平均客单价", "客单价"),
+    "period": ("period", "周期", "月份"),
+}
+_MONEY_COLUMNS = ("inquiry_sales", "aov")
+_COUNT_COLUMNS = ("inquiries", "buyers", "returns")
+
+SCHEMES = ("default", "tiered", "two_part")
+MODES = ("multiply", "two_part")
+GOLD_SCORE_CHOICES = ("both", "returns_only")
+
+#: Output columns of ``CommissionResult.rows`` (one row per agent), in order.
+ROW_COLUMNS = [
+    "status", "message", "period", "agent", "matched_agent", "role", "source_line",
+    "inquiry_sales", "inquiries", "buyers", "conversion_rate", "returns", "aov", "returns_value",
+    "score", "score_scale", "score_fraction", "score_applies_to",
+    "sales_base", "sales_rate", "sales_term", "returns_base", "returns_rate", "returns_term",
+    "team_size", "team_scored", "quality_pool", "quality_part",
+    "commission_exact", "commission", "formula",
+]
+UNMATCHED_STATUSES = ("not_in_scores", "not_in_sales", "ambiguous")
+_MONEY_OUT = ("inquiry_sales", "aov", "returns_value", "sales_base", "sales_term", "returns_base",
+              "returns_term", "quality_pool", "quality_part", "commission_exact", "commission")
+
+
+class SchemeError(ValueError):
+    """A commission scheme file is wrong; the message names the key and the allowed values."""
+
+
+class SalesError(ValueError):
+    """A sales (or scores) file cannot be used; the message names the file, line and column."""
+
+
+@dataclass(frozen=True)
+class Tier:
+    min_conversion: Decimal   # lower bound, inclusive (0.30 means 30% and above)
+    rate: Decimal
+
+
+@dataclass
+class Scheme:
+    name: str = "default"
+    description: str = ""
+    source: str = ""
+    mode: str = "multiply"
+    score_scale: Decimal = Decimal(100)
+    gold_score_applies_to: str = "both"
+    presales_rate: Decimal | None = Decimal("0.005")
+    presales_tiers: list[Tier] = field(default_factory=list)
+    aftersales_rate: Decimal = Decimal("0.008")
+    gold_sales_rate: Decimal = Decimal("0.006")
+    gold_returns_rate: Decimal = Decimal("0.008")
+    supervisor_sales_rate: Decimal = Decimal("0.006")
+    supervisor_aftersales_rate: Decimal = Decimal("0.008")
+    supervisor_sales_roles: tuple[str, ...] = ("presales", "gold")
+    supervisor_aftersales_roles: tuple[str, ...] = ("aftersales", "gold")
+    quality_pool: dict[str, Decimal] = field(default_factory=lambda: {r: Decimal(0) for r in ROLES})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "description": self.description, "source": self.source, "mode": self.mode,
+            "score_scale": str(self.score_scale), "gold_score_applies_to": self.gold_score_applies_to,
+            "presales": {"rate": None if self.presales_rate is None else str(self.presales_rate),
+                         "tiers": [{"min_conversion": str(t.min_conversion), "rate": str(t.rate)}
+                                   for t in self.presales_tiers]},
+            "aftersales": {"rate": str(self.aftersales_rate)},
+            "gold": {"sales_rate": str(self.gold_sales_rate), "returns_rate": str(self.gold_returns_rate)},
+            "supervisor": {"sales_rate": str(self.supervisor_sales_rate),
+                           "aftersales_rate": str(self.supervisor_aftersales_rate),
+                           "sales_roles": list(self.supervisor_sales_roles),
+                           "aftersales_roles": list(self.supervisor_aftersales_roles)},
+            "quality_pool": {k: str(v) for k, v in self.quality_pool.items()},
+        }
+
+
+@dataclass
+class CommissionResult:
+    rows: pd.DataFrame                      # ROW_COLUMNS, one row per agent (paid or not, see status)
+    unmatched: pd.DataFrame                 # agents in only one file, or ambiguous names
+    warnings: list[str] = field(default_factory=list)
+    scheme: Scheme | None = None
+
+    @property
+    def total(self) -> Decimal:
+        paid = self.rows.loc[self.rows["status"] == "ok", "commission"]
+        return sum(paid, Decimal(0))
+
+
+# ---------------------------------------------------------------------------------------------
+# Scheme
+# ---------------------------------------------------------------------------------------------
+
+_TOP = ("name", "description", "mode", "score_scale", "gold_score_applies_to",
+        "presales", "aftersales", "gold", "supervisor")
+_ROLE_KEYS = {
+    "presales": ("rate", "tiers", "quality_pool"),
+    "aftersales": ("rate", "quality_pool"),
+    "gold": ("sales_rate", "returns_rate", "quality_pool"),
+    "supervisor": ("sales_rate", "aftersales_rate", "sales_roles", "aftersales_roles", "quality_pool"),
+}
+
+
+def load_scheme(path: str | Path | None = None) -> Scheme:
+    """Load a scheme: a TOML file path, or the name of a shipped scheme (default, tiered, two_part)."""
+    if path is None:
+        path = "default"
+    p = Path(path)
+    if p.is_file():
+        where = str(p)
+        text = p.read_text(encoding="utf-8-sig")
+    elif str(path) in SCHEMES:
+        where = f"scheme:{path}"
+        text = resources.files("qa_scorer").joinpath("data", "schemes", f"{path}.toml").read_text(encoding="utf-8")
+    else:
+        raise SchemeError(f"{path}: scheme file not found; give a TOML file or one of the shipped "
+                          f"schemes: {', '.join(SCHEMES)}")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SchemeError(f"{where}: not valid TOML: {exc}") from None
+    return scheme_from_mapping(data, where=where)
+
+
+def scheme_from_mapping(data: dict[str, Any], *, where: str = "scheme") -> Scheme:
+    unknown = [k for k in data if k not in _TOP]
+    if unknown:
+        raise SchemeError(f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(_TOP)}")
+    s = Scheme(source=where)
+    s.name = str(data.get("name", "unnamed"))
+    s.description = str(data.get("description", ""))
+    s.mode = data.get("mode", "multiply")
+    if s.mode not in MODES:
+        raise SchemeError(f"{where}: mode must be one of {', '.join(MODES)}, got {s.mode!r}")
+    s.score_scale = _dec(data.get("score_scale", 100), where, "score_scale")
+    if s.score_scale <= 0:
+        raise SchemeError(f"{where}: score_scale must be > 0 (100 means a score of 95 pays 95%), got {s.score_scale}")
+    s.gold_score_applies_to = data.get("gold_score_applies_to", "both")
+    if s.gold_score_applies_to not in GOLD_SCORE_CHOICES:
+        raise SchemeError(f"{where}: gold_score_applies_to must be one of {', '.join(GOLD_SCORE_CHOICES)}, "
+                          f"got {s.gold_score_applies_to!r}")
+    tables = {}
+    for role in ROLES:
+        t = data.get(role, {})
+        if not isinstance(t, dict):
+            raise SchemeError(f"{where}: {role} must be a table ([{role}]), got {t!r}")
+        bad = [k for k in t if k not in _ROLE_KEYS[role]]
+        if bad:
+            raise SchemeError(f"{where}: unknown key(s) {', '.join(map(repr, bad))} in [{role}]; "
+                              f"allowed: {', '.join(_ROLE_KEYS[role])}")
+        tables[role] = t
+        pool = _dec(t.get("quality_pool", 0), where, f"{role}.quality_pool")
+        if pool and s.mode != "two_part":
+            raise SchemeError(f"{where}: {role}.quality_pool is only used with mode = \"two_part\" "
+                              f"(this scheme has mode = {s.mode!r})")
+        s.quality_pool[role] = pool
+
+    pre = tables["presales"]
+    if "tiers" in pre:
+        if "rate" in pre:
+            raise SchemeError(f"{where}: [presales] has both rate and tiers; give one of them")
+        s.presales_rate = None
+        s.presales_tiers = _tiers(pre["tiers"], where)
+    else:
+        s.presales_rate = _dec(pre.get("rate", "0.005"), where, "presales.rate")
+    s.aftersales_rate = _dec(tables["aftersales"].get("rate", "0.008"), where, "aftersales.rate")
+    s.gold_sales_rate = _dec(tables["gold"].get("sales_rate", "0.006"), where, "gold.sales_rate")
+    s.gold_returns_rate = _dec(tables["gold"].get("returns_rate", "0.008"), where, "gold.returns_rate")
+    sup = tables["supervisor"]
+    s.supervisor_sales_rate = _dec(sup.get("sales_rate", "0.006"), where, "supervisor.sales_rate")
+    s.supervisor_aftersales_rate = _dec(sup.get("aftersales_rate", "0.008"), where, "supervisor.aftersales_rate")
+    for key, default in (("sales_roles", ("presales", "gold")), ("aftersales_roles", ("aftersales", "gold"))):
+        roles = sup.get(key, list(default))
+        allowed = ("presales", "aftersales", "gold")
+        if not isinstance(roles, list) or not roles or any(r not in allowed for r in roles):
+            raise SchemeError(f"{where}: supervisor.{key} must be a non-empty list drawn from "
+                              f"{', '.join(allowed)}, got {roles!r}")
+        setattr(s, f"supervisor_{key}", tuple(roles))
+    return s
+
+
+def _dec(value, where: str, key: str) -> Decimal:
+    """A non-negative Decimal from a TOML number or numeric string (floats go through str, so 0.005
+    stays exactly 0.005)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise SchemeError(f"{where}: {key} must be a number >= 0, got {value!r}")
+    try:
+        d = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise SchemeError(f"{where}: {key} must be a number >= 0, got {value!r}") from None
+    if not d.is_finite() or d < 0:
+        raise SchemeError(f"{where}: {key} must be a number >= 0, got {value!r}")
+    return d
+
+
+def _tiers(value, where: str) -> list[Tier]:
+    example = "[[presales.tiers]] min_conversion = 0.0  rate = 0.003"
+    if not isinstance(value, list) or not value:
+        raise SchemeError(f"{where}: presales.tiers must be a list of tables, e.g. {example}")
+    tiers = []
+    for i, t in enumerate(value, 1):
+        if not isinstance(t, dict) or set(t) != {"min_conversion", "rate"}:
+            raise SchemeError(f"{where}: presales.tiers #{i} must have exactly the keys min_conversion and rate, "
+                              f"got {t!r}")
+        low = _dec(t["min_conversion"], where, f"presales.tiers #{i}.min_conversion")
+        if low > 1:
+            raise SchemeError(f"{where}: presales.tiers #{i}.min_conversion is a rate between 0 and 1 "
+                              f"(0.30 = 30%), got {low}")
+        tiers.append(Tier(low, _dec(t["rate"], where, f"presales.tiers #{i}.rate")))
+    if tiers[0].min_conversion != 0:
+        raise SchemeError(f"{where}: the first presales tier must start at min_conversion = 0 "
+                          "so every conversion rate has a tier")
+    if any(b.min_conversion <= a.min_conversion for a, b in zip(tiers, tiers[1:])):
+        raise SchemeError(f"{where}: presales.tiers must be in increasing min_conversion order")
+    return tiers
+
+
+def scheme_text(name: str = "default") -> str:
+    if name not in SCHEMES:
+        raise SchemeError(f"unknown scheme {name!r}; allowed: {', '.join(SCHEMES)}")
+    return resources.files("qa_scorer").joinpath("data", "schemes", f"{name}.toml").read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading the sales and scores files
+# ---------------------------------------------------------------------------------------------
+
+def _read_text(path: Path) -> str:
+    raw = path.read_bytes()
+    for enc in ("utf-8-sig", "gb18030"):  # gb18030 is a superset of GBK/GB2312
+        try:
+            return raw.decode(enc)
+        except UnicodeDecodeError:
+            continue
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(raw).best()
+    if best is None:
+        raise SalesError(f"{path}: cannot tell the text encoding; save it as UTF-8 (CSV UTF-8 in Excel)")
+    return str(best)
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a CSV/TSV (utf-8, utf-8 with BOM or GBK) or xlsx file as text cells.
+
+    Adds ``source_line`` (the 1-based line/row of each record, header = 1)."""
+    p = Path(path)
+    if not p.is_file():
+        raise SalesError(f"{p}: file not found")
+    if p.suffix.lower() in (".xlsx", ".xlsm"):
+        try:
+            df = pd.read_excel(p, dtype=str, keep_default_na=False, engine="openpyxl")
+        except Exception as exc:  # openpyxl raises many kinds for broken files
+            raise SalesError(f"{p}: cannot read the workbook ({exc})") from None
+    elif p.suffix.lower() == ".xls":
+        raise SalesError(f"{p}: old .xls workbooks are not supported; save it as .xlsx or CSV")
+    else:
+        text = _read_text(p)
+        first = text.split("\n", 1)[0]
+        sep = max(("\t", ",", ";"), key=first.count)
+        try:
+            df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
+                             skip_blank_lines=True, quoting=csv.QUOTE_MINIMAL)
+        except pd.errors.ParserError as exc:
+            raise SalesError(f"{p}: not a readable CSV file ({exc})") from None
+    df.columns = [str(c).strip() for c in df.columns]
+    df["source_line"] = range(2, len(df) + 2)
+    return df
+
+
+def _canonical_columns(df: pd.DataFrame, path: Path, headers: dict[str, tuple[str, ...]]) -> tuple[dict, list]:
+    lookup = {}
+    for canon, names in headers.items():
+        for name in names:
+            lookup[_header_key(name)] = canon
+    mapping, ignored = {}, []
+    for col in df.columns:
+        if col == "source_line":
+            continue
+        canon = lookup.get(_header_key(col))
+        if canon is None:
+            ignored.append(col)
+        elif canon in mapping.values():
+            other = next(k for k, v in mapping.items() if v == canon)
+            raise SalesError(f"{path}: columns {other!r} and {col!r} both mean {canon}; keep one of them")
+        else:
+            mapping[col] = canon
+    return mapping, ignored
+
+
+def _header_key(name: str) -> str:
+    return unicodedata.normalize("NFKC", str(name)).strip().lower().replace(" ", "").replace("/", "")
+
+
+def _parse_number(raw: str, *, whole: bool, path: Path, line: int, column: str) -> Decimal | None:
+    text = unicodedata.normalize("NFKC", str(raw)).strip()
+    for junk in (",", "¥", "￥", "元", " "):
+        text = text.replace(junk, "")
+    if text == "":
+        return None
+    try:
+        d = Decimal(text)
+    except InvalidOperation:
+        raise SalesError(f"{path}: line {line}, column {column}: {raw!r} is not a number") from None
+    if not d.is_finite() or d < 0:
+        raise SalesError(f"{path}: line {line}, column {column}: {raw!r} must be a number >= 0")
+    if whole:
+        if d != d.to_integral_value():
+            raise SalesError(f"{path}: line {line}, column {column}: {raw!r} must be a whole number")
+        return Decimal(int(d))
+    return d
+
+
+def read_sales(path: str | Path) -> pd.DataFrame:
+    """Read payroll's sales file into canonical columns.
+
+    Returns columns ``source_line, agent, role, period, inquiry_sales, inquiries, buyers, returns,
+    aov`` with money/count cells as ``Decimal`` or ``None`` (empty cell).  Role names are mapped to
+    presales/aftersales/gold/supervisor.  Raises ``SalesError`` naming file, line and column.
+    ``attrs["ignored_columns"]`` lists headers that were not recognised.
+    """
+    p = Path(path)
+    df = read_table(p)
+    mapping, ignored = _canonical_columns(df, p, SALES_HEADERS)
+    missing = [c for c in ("agent", "role") if c not in mapping.values()]
+    if missing:
+        want = "; ".join(f"{c}: {' or '.join(SALES_HEADERS[c])}" for c in missing)
+        raise SalesError(f"{p}: missing column(s) {want}. Found: {', '.join(map(str, df.columns[:-1]))}")
+    df = df.rename(columns=mapping)
+    out = pd.DataFrame({"source_line": df["source_line"].astype("int64")})
+    out["agent"] = df["agent"].astype(str).str.strip()
+    blank = out["agent"] == ""
+    if blank.any():
+        raise SalesError(f"{p}: line {int(out.loc[blank, 'source_line'].iloc[0])}: the agent (客服) cell is empty")
+    roles = df["role"].astype(str).map(lambda r: ROLE_ALIASES.get(_header_key(r)))
+    bad = roles.isna()
+    if bad.any():
+        i = bad.to_numpy().nonzero()[0][0]
+        raise SalesError(f"{p}: line {int(out['source_line'].iloc[i])}, column role: unknown role "
+                         f"{df['role'].iloc[i]!r}; allowed: presales/售前, aftersales/售后, gold/金牌, supervisor/主管")
+    out["role"] = roles.astype(str)
+    out["period"] = df["period"].astype(str).str.strip() if "period" in df.columns else ""
+    for col in (*_MONEY_COLUMNS, *_COUNT_COLUMNS):
+        if col in df.columns:
+            out[col] = [
+                _parse_number(v, whole=col in _COUNT_COLUMNS, path=p, line=int(line), column=col)
+                for v, line in zip(df[col], out["source_line"])
+            ]
+        else:
+            out[col] = None
+        out[col] = out[col].astype(object)
+    out = out[["source_line", "agent", "role", "period", "inquiry_sales", "inquiries", "buyers", "returns", "aov"]]
+    out.attrs["ignored_columns"] = ignored
+    out.attrs["source"] = str(p)
+    return out
+
+
+def read_scores(path: str | Path) -> pd.DataFrame:
+    """Read an ``agents.csv`` (or xlsx) from ``qa-scorer audit``: columns ``agent`` and
+    ``service_score`` (``score``/``绩效得分`` also accepted); scores as text-exact ``Decimal``."""
+    p = Path(path)
+    df = read_table(p)
+    mapping, _ = _canonical_columns(df, p, {"agent": ("agent", "客服"),
+                                            "service_score": ("service_score", "score", "绩效得分", "得分")})
+    if set(mapping.values()) != {"agent", "service_score"}:
+        raise SalesError(f"{p}: a scores file needs columns agent and service_score "
+                         f"(the agents.csv written by `qa-scorer audit`); found: {', '.join(df.columns[:-1])}")
+    df = df.rename(columns=mapping)
+    out = pd.DataFrame({"agent": df["agent"].astype(str).str.strip(), "source_line": df["source_line"]})
+    out["service_score"] = [
+        _parse_number(v, whole=False, path=p, line=int(line), column="service_score")
+        if str(v).strip().lower() not in ("nan", "") else None
+        for v, line in zip(df["service_score"], df["source_line"])
+    ]
+    out["service_score"] = out["service_score"].astype(object)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Computing
+# ---------------------------------------------------------------------------------------------
+
+def _norm_name(name: str) -> str:
+    return str(name).strip().replace("：", ":")
+
+
+def _sub_account(name: str) -> str:
+    return name.split(":", 1)[1].strip() if ":" in name else name
+
+
+def _to_decimal(v) -> Decimal | None:
+    if v is None or isinstance(v, Decimal):
+        return v
+    try:
+        if pd.isna(v):
+            return None
+    except (TypeError, ValueError):
+        pass
+    try:
+        return Decimal(str(v).strip())
+    except InvalidOperation:
+        return None
+
+
+def _fmt(d: Decimal | None) -> str:
+    """Exact plain text of a Decimal, without exponent or trailing fractional zeros."""
+    if d is None:
+        return ""
+    text = format(d, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _fmt_short(d: Decimal | None) -> str:
+    """For the human-readable formula: long non-terminating quotients (team averages) cut to 6
+    decimals with an ellipsis; the exact values stay in their own columns."""
+    if d is None:
+        return ""
+    if d.as_tuple().exponent < -6 and d != d.quantize(Decimal("0.000001")):
+        return _fmt(d.quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)) + "…"
+    return _fmt(d)
+
+
+def _mean(values: list[Decimal]) -> Decimal | None:
+    return sum(values, Decimal(0)) / len(values) if values else None
+
+
+def compute_commission(scores_df: pd.DataFrame, sales_df: pd.DataFrame, scheme: Scheme) -> CommissionResult:
+    """Match sales rows to scored agents and compute each agent's commission.
+
+    Matching: a sales name with a shop prefix (``店铺:小美`` or ``店铺：小美``) must equal a scored
+    agent's full name; a bare sub-account (``小美``) matches the one scored agent with that
+    sub-account, and is reported ``ambiguous`` when several shops have it.  Supervisors need no
+    score of their own (they are paid on the department's average).
+    """
+    warnings: list[str] = []
+    score_col = "service_score" if "service_score" in scores_df.columns else "score"
+    if "agent" not in scores_df.columns or score_col not in scores_df.columns:
+        raise SalesError("scores table needs columns agent and service_score")
+    scores: dict[str, Decimal | None] = {}
+    display: dict[str, str] = {}
+    for name, value in zip(scores_df["agent"], scores_df[score_col]):
+        key = _norm_name(name)
+        if key in scores:
+            warnings.append(f"scores: agent {name!r} appears more than once; the first score is used")
+            continue
+        scores[key] = _to_decimal(value)
+        display[key] = str(name)
+    by_sub: dict[str, list[str]] = {}
+    for key in scores:
+        by_sub.setdefault(_sub_account(key), []).append(key)
+
+    sales = _canonical_sales(sales_df)
+    records: list[dict[str, Any]] = []
+    for row in sales.itertuples(index=False):
+        rec = {c: None for c in ROW_COLUMNS}
+        rec.update(status="ok", message="", period=row.period, agent=row.agent, role=row.role,
+                   source_line=row.source_line)
+        for col in (*_MONEY_COLUMNS, *_COUNT_COLUMNS):
+            rec[col] = _to_decimal(getattr(row, col))
+        key = _norm_name(row.agent)
+        candidates = [key] if key in scores else ([] if ":" in key else by_sub.get(key, []))
+        if len(candidates) == 1:
+            rec["matched_agent"] = display[candidates[0]]
+            rec["score"] = scores[candidates[0]]
+        elif len(candidates) > 1:
+            rec["status"] = "ambiguous"
+            rec["message"] = (f"sub-account {row.agent!r} exists in several shops: "
+                              f"{', '.join(display[c] for c in candidates)}; write the full 店铺:子账号 name")
+        elif row.role != "supervisor":
+            rec["status"] = "not_in_scores"
+            rec["message"] = f"{row.agent!r} has no score in the scores file"
+        records.append(rec)
+
+    # The same agent twice in one period would be paid twice: pay neither and say so.
+    seen: dict[tuple, list[int]] = {}
+    for i, rec in enumerate(records):
+        ident = rec["matched_agent"] or _norm_name(rec["agent"])
+        seen.setdefault((ident, rec["period"]), []).append(i)
+    for (ident, period), idx in seen.items():
+        if len(idx) > 1:
+            lines = ", ".join(str(records[i]["source_line"]) for i in idx)
+            for i in idx:
+                records[i]["status"] = "duplicate"
+                records[i]["message"] = f"{ident!r} has {len(idx)} sales rows for period {period!r} (lines {lines})"
+
+    periods = sorted({rec["period"] for rec in records})
+    if len(periods) > 1:
+        warnings.append(f"the sales file has {len(periods)} periods ({', '.join(periods)}) but the scores file "
+                        "holds one score per agent; that score is used for every period")
+
+    teams = {p: _team_figures([r for r in records if r["period"] == p], scheme) for p in periods}
+    for rec in records:
+        if rec["status"] == "ok":
+            _compute_row(rec, scheme, teams[rec["period"]], warnings)
+
+    matched = {r["matched_agent"] for r in records if r["matched_agent"]}
+    ambiguous_names = {display[c] for r in records if r["status"] == "ambiguous"
+                       for c in by_sub.get(_norm_name(r["agent"]), [])}
+    for key, name in display.items():
+        if name not in matched:
+            rec = {c: None for c in ROW_COLUMNS}
+            note = " (a sales row names its sub-account ambiguously)" if name in ambiguous_names else ""
+            rec.update(status="not_in_sales", message=f"{name!r} is in the scores file but has no sales row{note}",
+                       period="", agent=name, matched_agent=name, score=scores[key])
+            records.append(rec)
+
+    for rec in records:
+        if rec["status"] != "ok":
+            where = f" (sales line {rec['source_line']})" if rec["source_line"] is not None else ""
+            warnings.append(f"{rec['status']}: {rec['message']}{where}")
+    rows = pd.DataFrame(records, columns=ROW_COLUMNS, dtype=object)
+    unmatched = rows.loc[rows["status"].isin(UNMATCHED_STATUSES),
+                         ["status", "agent", "period", "role", "source_line", "score", "message"]].reset_index(drop=True)
+    return CommissionResult(rows=rows, unmatched=unmatched, warnings=warnings, scheme=scheme)
+
+
+def _canonical_sales(sales_df: pd.DataFrame) -> pd.DataFrame:
+    """Accept a hand-built sales DataFrame too: missing optional columns become empty, role names
+    are mapped (售前 -> presales), numbers become Decimal."""
+    if "agent" not in sales_df.columns or "role" not in sales_df.columns:
+        raise SalesError("sales table needs columns agent and role")
+    sales = sales_df.reset_index(drop=True).copy()
+    roles = sales["role"].astype(str).map(lambda r: ROLE_ALIASES.get(_header_key(r)))
+    if roles.isna().any():
+        bad = sales.loc[roles.isna(), "role"].iloc[0]
+        raise SalesError(f"sales table: unknown role {bad!r}; allowed: {', '.join(ROLES)} (or 售前/售后/金牌/主管)")
+    sales["role"] = roles.astype(str)
+    sales["period"] = sales["period"].fillna("").astype(str) if "period" in sales.columns else ""
+    if "source_line" not in sales.columns:
+        sales["source_line"] = None
+    for col in (*_MONEY_COLUMNS, *_COUNT_COLUMNS):
+        sales[col] = sales[col].map(_to_decimal).astype(object) if col in sales.columns else None
+    return sales
+
+
+def _team_figures(period_rows: list[dict], scheme: Scheme) -> dict[str, Any]:
+    """Supervisor inputs for one period: the other (non-supervisor) rows of the sales file."""
+    team = [r for r in period_rows if r["role"] != "supervisor" and r["status"] not in ("duplicate",)]
+    sales = [r["inquiry_sales"] for r in team
+             if r["role"] in scheme.supervisor_sales_roles and r["inquiry_sales"] is not None]
+    returns = [r["returns"] * r["aov"] for r in team
+               if r["role"] in scheme.supervisor_aftersales_roles and r["returns"] is not None and r["aov"] is not None]
+    scored = [r["score"] for r in team if r["score"] is not None and r["status"] == "ok"]
+    return {"size": len(team), "scored": len(scored), "avg_sales": _mean(sales) or Decimal(0),
+            "avg_returns_value": _mean(returns) or Decimal(0), "avg_score": _mean(scored),
+            "n_sales": len(sales), "n_returns": len(returns)}
+
+
+def _compute_row(rec: dict, scheme: Scheme, team: dict, warnings: list[str]) -> None:
+    role = rec["role"]
+    need = {"presales": ["inquiry_sales"], "aftersales": ["returns", "aov"],
+            "gold": ["inquiry_sales", "returns", "aov"], "supervisor": []}[role]
+    if role == "presales" and scheme.presales_tiers:
+        need += ["inquiries", "buyers"]
+    missing = [c for c in need if rec[c] is None]
+    if missing:
+        rec["status"] = "missing_input"
+        rec["message"] = f"role {role} needs {', '.join(missing)} but the cell is empty"
+        return
+    if rec["inquiries"] is not None and rec["buyers"] is not None and rec["inquiries"] > 0:
+        rec["conversion_rate"] = rec["buyers"] / rec["inquiries"]
+        if rec["buyers"] > rec["inquiries"]:
+            warnings.append(f"{rec['agent']}: buyers ({rec['buyers']}) > inquiries ({rec['inquiries']}), "
+                            f"conversion above 100% (sales line {rec['source_line']})")
+    if rec["returns"] is not None and rec["aov"] is not None:
+        rec["returns_value"] = rec["returns"] * rec["aov"]
+
+    if role == "supervisor":
+        if team["avg_score"] is None:
+            rec["status"] = "no_team"
+            rec["message"] = "no team member of this period has a score, so there is no department average score"
+            return
+        score = team["avg_score"]
+        rec["team_size"], rec["team_scored"] = team["size"], team["scored"]
+        if team["n_sales"] == 0 or team["n_returns"] == 0:
+            warnings.append(f"{rec['agent']}: the team has no {'sales' if team['n_sales'] == 0 else 'after-sales'} "
+                            "rows this period; that supervisor term is 0")
+    else:
+        score = rec["score"]
+        if score is None:
+            rec["status"] = "no_score_value"
+            rec["message"] = f"{rec['matched_agent']!r} is in the scores file without a score (no scored conversations)"
+            return
+    if score > scheme.score_scale:
+        warnings.append(f"{rec['agent']}: score {score} is above score_scale {scheme.score_scale}")
+    fraction = score / scheme.score_scale
+    rec["score"] = score
+    rec["score_scale"] = scheme.score_scale
+    rec["score_fraction"] = fraction
+    two_part = scheme.mode == "two_part"
+    f_txt = f"{_fmt_short(score)}/{_fmt(scheme.score_scale)}"
+
+    sales_base = returns_base = None
+    sales_rate = returns_rate = None
+    if role == "presales":
+        sales_base = rec["inquiry_sales"]
+        if scheme.presales_tiers:
+            if rec["conversion_rate"] is None:
+                warnings.append(f"{rec['agent']}: 0 inquiries, so no conversion rate; the lowest tier is used "
+                                f"(sales line {rec['source_line']})")
+                sales_rate = scheme.presales_tiers[0].rate
+            else:
+                sales_rate = [t.rate for t in scheme.presales_tiers if rec["conversion_rate"] >= t.min_conversion][-1]
+        else:
+            sales_rate = scheme.presales_rate
+    elif role == "aftersales":
+        returns_base, returns_rate = rec["returns_value"], scheme.aftersales_rate
+    elif role == "gold":
+        sales_base, sales_rate = rec["inquiry_sales"], scheme.gold_sales_rate
+        returns_base, returns_rate = rec["returns_value"], scheme.gold_returns_rate
+    else:
+        sales_base, sales_rate = team["avg_sales"], scheme.supervisor_sales_rate
+        returns_base, returns_rate = team["avg_returns_value"], scheme.supervisor_aftersales_rate
+
+    sales_term = sales_base * sales_rate if sales_base is not None else None
+    returns_term = returns_base * returns_rate if returns_base is not None else None
+    rec.update(sales_base=sales_base, sales_rate=sales_rate, sales_term=sales_term,
+               returns_base=returns_base, returns_rate=returns_rate, returns_term=returns_term)
+    terms = [t for t in (sales_term, returns_term) if t is not None]
+    volume = sum(terms, Decimal(0))
+    parts_txt = []
+    if sales_term is not None:
+        parts_txt.append(f"{_fmt_short(sales_base)} × {_fmt(sales_rate)}")
+    if returns_term is not None:
+        base_txt = (f"{_fmt(rec['returns'])} × {_fmt(rec['aov'])}" if role in ("aftersales", "gold")
+                    else _fmt_short(returns_base))
+        parts_txt.append(f"{base_txt} × {_fmt(returns_rate)}")
+
+    if two_part:
+        pool = scheme.quality_pool[role]
+        rec["quality_pool"] = pool
+        rec["quality_part"] = pool * fraction
+        rec["score_applies_to"] = "quality_pool"
+        exact = volume + rec["quality_part"]
+        formula = " + ".join(parts_txt + [f"{_fmt(pool)} × {f_txt}"])
+    elif role == "gold" and scheme.gold_score_applies_to == "returns_only":
+        rec["score_applies_to"] = "returns_only"
+        exact = sales_term + returns_term * fraction
+        formula = f"{parts_txt[0]} + {parts_txt[1]} × {f_txt}"
+    else:
+        rec["score_applies_to"] = "all_terms"
+        exact = volume * fraction
+        inner = " + ".join(parts_txt)
+        formula = f"({inner}) × {f_txt}" if len(parts_txt) > 1 else f"{inner} × {f_txt}"
+    rec["commission_exact"] = exact
+    rec["commission"] = exact.quantize(FEN, rounding=ROUND_HALF_UP)  # the one and only rounding
+    rec["formula"] = f"{formula} = {rec['commission']}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Output
+# ---------------------------------------------------------------------------------------------
+
+def _for_sheet(df: pd.DataFrame) -> pd.DataFrame:
+    """Decimals -> floats (numeric cells), whole counts -> Int64, text neutralised for spreadsheets."""
+    out = df.copy()
+    for col in out.columns:
+        values = out[col]
+        if values.map(lambda v: isinstance(v, Decimal)).any():
+            if col in _COUNT_COLUMNS or col in ("team_size", "team_scored", "source_line"):
+                out[col] = pd.array([None if v is None else int(v) for v in values], dtype="Int64")
+            else:
+                out[col] = pd.to_numeric(values.map(lambda v: float(v) if isinstance(v, Decimal) else None),
+                                         errors="coerce")
+        elif col in ("team_size", "team_scored", "source_line"):
+            out[col] = pd.array([None if v is None or v != v else int(v) for v in values], dtype="Int64")
+    return excel_safe(out)
+
+
+def write_payroll(result: CommissionResult, path: str | Path) -> list[Path]:
+    """Write the payroll table: ``.xlsx`` (sheets payroll, unmatched, warnings, scheme) or ``.csv``
+    (plus ``<name>.unmatched.csv``).  Returns the files written."""
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix not in (".xlsx", ".csv"):
+        raise ValueError(f"{p}: the payroll output must end in .xlsx or .csv")
+    p.parent.mkdir(parents=True, exist_ok=True)
+    rows = _for_sheet(result.rows)
+    unmatched = _for_sheet(result.unmatched)
+    if suffix == ".csv":
+        # CSV keeps the exact Decimal text (str(Decimal)), with a BOM so Excel shows Chinese.
+        exact_rows = result.rows.map(lambda v: _fmt(v) if isinstance(v, Decimal) else v)
+        exact_rows["commission"] = result.rows["commission"].map(lambda v: "" if v is None else str(v))
+        exact_rows = excel_safe(exact_rows)
+        exact_rows.to_csv(p, index=False, encoding="utf-8-sig")
+        side = p.with_name(p.stem + ".unmatched.csv")
+        excel_safe(result.unmatched.map(lambda v: _fmt(v) if isinstance(v, Decimal) else v)).to_csv(
+            side, index=False, encoding="utf-8-sig")
+        return [p, side]
+    scheme_rows = pd.DataFrame(_flatten(result.scheme.to_dict() if result.scheme else {}), columns=["key", "value"])
+    warnings = pd.DataFrame({"warning": result.warnings})
+    with pd.ExcelWriter(p, engine="xlsxwriter") as writer:
+        book = writer.book
+        money = book.add_format({"num_format": "#,##0.00"})
+        exact = book.add_format({"num_format": "0.00########"})
+        rate = book.add_format({"num_format": "0.0####"})
+        for sheet, frame in (("payroll", rows), ("unmatched", unmatched), ("warnings", excel_safe(warnings)),
+                             ("scheme", excel_safe(scheme_rows))):
+            frame.to_excel(writer, sheet_name=sheet, index=False)
+            ws = writer.sheets[sheet]
+            ws.freeze_panes(1, 0)
+            for i, col in enumerate(frame.columns):
+                fmt = None
+                if col == "commission":
+                    fmt = money
+                elif col in _MONEY_OUT:
+                    fmt = exact
+                elif col in ("sales_rate", "returns_rate", "conversion_rate", "score_fraction"):
+                    fmt = rate
+                width = 40 if col in ("message", "formula", "warning", "value") else max(10, len(str(col)) + 2)
+                ws.set_column(i, i, width, fmt)
+    return [p]
+
+
+def _flatten(d: dict, prefix: str = "") -> list[tuple[str, str]]:
+    out = []
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.extend(_flatten(v, key + "."))
+        else:
+            out.append((key, str(v)))
+    return out
