@@ -9,6 +9,7 @@ the rule that produced it.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -42,9 +43,13 @@ DEFAULT_GREETING_PHRASES = [
 ]
 
 
-def _hms_to_seconds(value: str | int) -> int:
-    """'08:00', '23:59:59' or '24:00' -> seconds since midnight."""
-    if isinstance(value, int):
+def _hms_to_seconds(value: str | int | datetime.time) -> int:
+    """'08:00', '23:59:59' or '24:00' (or a TOML time such as 08:00:00) -> seconds since midnight."""
+    if isinstance(value, datetime.time):
+        return value.hour * 3600 + value.minute * 60 + value.second
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not 0 <= value <= 86400:
+            raise ValueError(f"time of day in seconds must be between 0 and 86400, got {value!r}")
         return value
     parts = str(value).strip().split(":")
     if not 2 <= len(parts) <= 3 or not all(p.isdigit() for p in parts):
@@ -88,26 +93,41 @@ class MetricSettings:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
-    def validate(self) -> "MetricSettings":
+    def validate(self, where: str = "metrics") -> "MetricSettings":
+        """Check every value; raise SettingsError naming ``<where>.<key>`` and what is allowed."""
         for name in ("service_start", "service_end"):
+            value = getattr(self, name)
+            if isinstance(value, datetime.time):  # TOML local time (service_start = 08:00:00)
+                value = value.strftime("%H:%M:%S")
+                setattr(self, name, value)
             try:
-                _hms_to_seconds(getattr(self, name))
-            except ValueError as exc:
-                raise SettingsError(f"metrics.{name}: {exc}") from None
+                _hms_to_seconds(value)
+            except (ValueError, TypeError) as exc:
+                raise SettingsError(f"{where}.{name}: {exc}") from None
         if self.service_start_s >= self.service_end_s:
-            raise SettingsError("metrics.service_start must be earlier than metrics.service_end")
+            raise SettingsError(
+                f"{where}.service_start ({self.service_start}) must be earlier than "
+                f"{where}.service_end ({self.service_end}); service hours cannot wrap past midnight"
+            )
         for name in ("within_seconds", "slow_seconds", "min_reply_chars", "product_answer_min_chars",
                      "closing_silence_s", "slow_reception_count", "session_gap_s"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 0:
-                raise SettingsError(f"metrics.{name} must be a whole number >= 0, got {v!r}")
+                raise SettingsError(f"{where}.{name} must be a whole number >= 0, got {v!r}")
         for name in ("latency_cap_s", "unanswered_latency_s"):
             v = getattr(self, name)
             if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
-                raise SettingsError(f"metrics.{name} must be a whole number >= 0 or absent, got {v!r}")
+                raise SettingsError(f"{where}.{name} must be a whole number >= 0 or absent, got {v!r}")
+        for name in ("product_keywords", "closing_phrases", "greeting_phrases"):
+            v = getattr(self, name)
+            if not isinstance(v, (list, tuple)) or not all(isinstance(p, str) and p.strip() for p in v):
+                raise SettingsError(
+                    f"{where}.{name} must be a list of non-empty strings, e.g. [\"尺码\", \"材质\"]; got {v!r}"
+                )
+            setattr(self, name, list(v))
         if self.platform is not None and self.platform not in PLATFORM_PRESETS:
             raise SettingsError(
-                f"metrics.platform: unknown platform {self.platform!r}; allowed: {', '.join(PLATFORM_PRESETS)}"
+                f"{where}.platform: unknown platform {self.platform!r}; allowed: {', '.join(PLATFORM_PRESETS)}"
             )
         return self
 
@@ -117,17 +137,20 @@ class SettingsError(ValueError):
 
 
 #: Published platform rules (see docs/metrics.md for sources and dates).
+#: Every preset sets the same keys (_PRESET_KEYS), so applying one preset after another
+#: never leaves a value of the first behind (e.g. Taobao's 600 s cap under Douyin).
 PLATFORM_PRESETS: dict[str, dict[str, Any]] = {
     # Taobao/Aliwangwang 3-minute response rate, 08:00-24:00; average human response time caps a round
     # at 600 s and counts a round unanswered that day as 600 s.
     "taobao": {"service_start": "08:00", "service_end": "24:00", "latency_cap_s": 600, "unanswered_latency_s": 600},
     # Douyin Feige: 08:00:00-22:59:59 (end exclusive 23:00:00).
-    "douyin": {"service_start": "08:00", "service_end": "23:00"},
+    "douyin": {"service_start": "08:00", "service_end": "23:00", "latency_cap_s": None, "unanswered_latency_s": None},
     # Kuaishou: 3-minute reply rate over 08:00-23:00, human service only.
-    "kuaishou": {"service_start": "08:00", "service_end": "23:00"},
+    "kuaishou": {"service_start": "08:00", "service_end": "23:00", "latency_cap_s": None, "unanswered_latency_s": None},
     # Pinduoduo: 08:00-23:00.
-    "pdd": {"service_start": "08:00", "service_end": "23:00"},
+    "pdd": {"service_start": "08:00", "service_end": "23:00", "latency_cap_s": None, "unanswered_latency_s": None},
 }
+_PRESET_KEYS = ("service_start", "service_end", "latency_cap_s", "unanswered_latency_s")
 
 _FIELD_NAMES = {f.name for f in fields(MetricSettings)}
 
@@ -141,9 +164,11 @@ def settings_from_mapping(data: dict[str, Any], *, base: MetricSettings | None =
             f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(_FIELD_NAMES))}"
         )
     settings = dataclasses.replace(base or MetricSettings())
-    platform = data.get("platform", settings.platform)
-    if platform is not None:
-        if platform not in PLATFORM_PRESETS:
+    # The preset is applied only when this mapping names a platform: re-applying the base's
+    # preset here would silently undo values an earlier layer (the TOML file) set on purpose.
+    if "platform" in data and data["platform"] is not None:
+        platform = data["platform"]
+        if not isinstance(platform, str) or platform not in PLATFORM_PRESETS:
             raise SettingsError(
                 f"{where}.platform: unknown platform {platform!r}; allowed: {', '.join(PLATFORM_PRESETS)}"
             )
@@ -153,7 +178,7 @@ def settings_from_mapping(data: dict[str, Any], *, base: MetricSettings | None =
     for k, v in data.items():
         if k != "platform":
             setattr(settings, k, v)
-    return settings.validate()
+    return settings.validate(where)
 
 
 def load_settings(path: str | Path | None = None, *, platform: str | None = None,
@@ -164,11 +189,16 @@ def load_settings(path: str | Path | None = None, *, platform: str | None = None
         settings = settings_from_mapping({"platform": platform}, base=settings)
     if path is not None:
         p = Path(path)
+        if not p.is_file():
+            raise SettingsError(f"{p}: settings file not found (give the path of a TOML file with a [metrics] table)")
         try:
             data = tomllib.loads(p.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise SettingsError(f"{p}: not valid TOML: {exc}") from None
-        settings = settings_from_mapping(data.get("metrics", {}), base=settings, where=f"{p}: metrics")
+        table = data.get("metrics", {})
+        if not isinstance(table, dict):
+            raise SettingsError(f"{p}: 'metrics' must be a table ([metrics]), got {type(table).__name__}")
+        settings = settings_from_mapping(table, base=settings, where=f"{p}: metrics")
     if overrides:
         settings = settings_from_mapping({k: v for k, v in overrides.items() if v is not None}, base=settings)
     return settings.validate()
