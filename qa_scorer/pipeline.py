@@ -152,7 +152,7 @@ def audit(paths: Iterable[str | Path], options: AuditOptions | None = None,
     if options.engine == "dask":
         from qa_scorer.engines.dask_engine import score_tables_dask
         replies, rounds, conversations = score_tables_dask(
-            messages, settings, rubric, options.model_path if options.tags else None,
+            messages, settings, rubric, options.model_path, use_model=options.tags,
             scheduler=options.scheduler, data_end=data_end, timings=timings)
     else:
         replies, rounds, conversations = score_tables(messages, settings, rubric, model,
@@ -184,7 +184,8 @@ def audit(paths: Iterable[str | Path], options: AuditOptions | None = None,
         "rejected_rows": int(len(ingest.rejected)),
         "period": [str(messages["sent_at"].min()), str(messages["sent_at"].max())] if len(messages) else None,
         "settings": settings.to_dict(),
-        "rubric": str(options.rubric_path) if options.rubric_path else "default (packaged)",
+        "rubric_file": str(options.rubric_path) if options.rubric_path else "default (packaged)",
+        "rubric": rubric.to_dict(),
         "model": (getattr(model, "describe", lambda: {})() if model is not None else None),
         "engine": options.engine,
     }

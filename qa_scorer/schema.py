@@ -37,16 +37,21 @@ REPLY_COLUMNS = [
     "conversation_id", "agent", "sent_at", "text", "counted_chars", "is_auto",
     "round_index", "latency_s", "short_reply", "is_closing",
 ]
+#: Further reply columns every audit writes (the classifier uses ``context``; reports join
+#: back to messages with ``message_index``).
+REPLY_EXTRA_COLUMNS = ["media_only", "context", "message_index", "source_file", "source_line"]
 CONVERSATION_COLUMNS = [
     "conversation_id", "agent", "customer", "started_at", "ended_at", "messages", "rounds",
     "rounds_outside_hours", "unanswered_rounds", "first_response_s", "avg_response_s",
     "within_3min_rate", "slow_rounds", "short_replies", "product_answer_short", "missing_closing",
 ]
+CONVERSATION_EXTRA_COLUMNS = ["closing_due", "greeted", "agents", "transferred", "media_only_replies"]
 AGENT_COLUMNS = [
     "agent", "conversations", "rounds", "unanswered_rounds", "first_response_avg_s",
     "avg_response_s", "within_3min_rate", "slow_rounds", "short_replies",
     "product_answer_short", "missing_closings", "reply_rate",
 ]
+AGENT_EXTRA_COLUMNS = ["greeting_rate", "slow_receptions"]
 
 #: Classifier tags, in the order used everywhere (columns, reports, CLI choices).
 TAGS = ("pushy", "unhelpful", "rude", "overclaim")

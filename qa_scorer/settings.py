@@ -182,11 +182,10 @@ def settings_from_mapping(data: dict[str, Any], *, base: MetricSettings | None =
 
 
 def load_settings(path: str | Path | None = None, *, platform: str | None = None,
-                  overrides: dict[str, Any] | None = None) -> MetricSettings:
-    """Defaults <- platform preset <- [metrics] table of ``path`` <- explicit overrides (CLI options)."""
-    settings = MetricSettings()
-    if platform:
-        settings = settings_from_mapping({"platform": platform}, base=settings)
+                  overrides: dict[str, Any] | None = None, base: MetricSettings | None = None) -> MetricSettings:
+    """Layers, later wins: ``base`` (defaults, or the rubric's [metrics]) <- [metrics] table of ``path``
+    <- ``platform`` preset named on the command line <- explicit overrides (CLI options)."""
+    settings = dataclasses.replace(base) if base is not None else MetricSettings()
     if path is not None:
         p = Path(path)
         if not p.is_file():
@@ -199,6 +198,8 @@ def load_settings(path: str | Path | None = None, *, platform: str | None = None
         if not isinstance(table, dict):
             raise SettingsError(f"{p}: 'metrics' must be a table ([metrics]), got {type(table).__name__}")
         settings = settings_from_mapping(table, base=settings, where=f"{p}: metrics")
+    if platform:
+        settings = settings_from_mapping({"platform": platform}, base=settings)
     if overrides:
         settings = settings_from_mapping({k: v for k, v in overrides.items() if v is not None}, base=settings)
     return settings.validate()

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from qa_scorer.ingest import FORMATS, IngestOptions, parse_column_mapping
 from qa_scorer.pipeline import AuditOptions, audit
+from qa_scorer.rubric import load_rubric
 from qa_scorer.settings import PLATFORM_PRESETS, SettingsError, load_settings
 
 console = Console(stderr=True)
@@ -98,7 +99,8 @@ def audit_command(
         "session_gap_s": session_gap * 60 if session_gap else None,
     }
     try:
-        settings = load_settings(settings_file, platform=platform, overrides=overrides)
+        base = load_rubric(rubric).metrics if rubric else None
+        settings = load_settings(settings_file, platform=platform, overrides=overrides, base=base)
     except (SettingsError, ValueError) as exc:
         console.print(f"[red]Settings error:[/red] {exc}")
         raise typer.Exit(2) from None
