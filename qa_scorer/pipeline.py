@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -36,6 +37,7 @@ class AuditOptions:
     workers: int | None = None        # classifier processes (None: number of cores)
     html: bool = True
     xlsx: bool = True
+    xlsx_max_rows: int = 100_000      # rows per sheet in audit.xlsx (the CSVs always hold everything)
     engine: str = "local"             # "local" or "dask"
     scheduler: str | None = None      # dask.distributed scheduler address (None: local cluster)
 
@@ -180,17 +182,6 @@ def audit(paths: Iterable[str | Path], options: AuditOptions | None = None,
     timings["agents"] = time.perf_counter() - t
 
     say("writing outputs", 0)
-    t = time.perf_counter()
-    written = [
-        write_table(messages, out_dir / "messages.csv"),
-        write_table(ingest.rejected, out_dir / "rejected.csv"),
-        write_table(replies, out_dir / "replies.csv"),
-        write_table(rounds, out_dir / "rounds.csv"),
-        write_table(conversations, out_dir / "conversations.csv"),
-        write_table(agents, out_dir / "agents.csv"),
-    ]
-    timings["write_csv"] = time.perf_counter() - t
-
     run_info = {
         "qa_scorer_version": __version__,
         "run_at": datetime.now().isoformat(timespec="seconds"),
@@ -205,20 +196,38 @@ def audit(paths: Iterable[str | Path], options: AuditOptions | None = None,
         "model": (getattr(model, "describe", lambda: {})() if model is not None else None),
         "engine": options.engine,
     }
-    if options.html:
+    written: list[Path] = []
+    # The workbook is written by pure-Python xlsxwriter; run it in a thread while Arrow writes the
+    # CSVs (Arrow releases the GIL), so the two overlap.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        xlsx_job = None
+        if options.xlsx:
+            from qa_scorer.report import write_workbook
+
+            def _xlsx():
+                t0 = time.perf_counter()
+                result = write_workbook(out_dir / "audit.xlsx", agents=agents, conversations=conversations,
+                                        replies=replies, rejected=ingest.rejected,
+                                        max_rows=options.xlsx_max_rows)
+                return result, time.perf_counter() - t0
+
+            xlsx_job = pool.submit(_xlsx)
         t = time.perf_counter()
-        from qa_scorer.report import write_html_report
-        written.append(out_dir / "report.html")
-        write_html_report(out_dir / "report.html", agents=agents, conversations=conversations, replies=replies,
-                          messages=messages, run_info=run_info)
-        timings["write_html"] = time.perf_counter() - t
-    if options.xlsx:
-        t = time.perf_counter()
-        from qa_scorer.report import write_workbook
-        notes.extend(write_workbook(out_dir / "audit.xlsx", agents=agents, conversations=conversations,
-                                    replies=replies, rejected=ingest.rejected) or [])
-        written.append(out_dir / "audit.xlsx")
-        timings["write_xlsx"] = time.perf_counter() - t
+        for name, table in (("messages", messages), ("rejected", ingest.rejected), ("replies", replies),
+                            ("rounds", rounds), ("conversations", conversations), ("agents", agents)):
+            written.append(write_table(table, out_dir / f"{name}.csv"))
+        timings["write_csv"] = time.perf_counter() - t
+        if options.html:
+            t = time.perf_counter()
+            from qa_scorer.report import write_html_report
+            write_html_report(out_dir / "report.html", agents=agents, conversations=conversations,
+                              replies=replies, messages=messages, rounds=rounds, run_info=run_info)
+            written.append(out_dir / "report.html")
+            timings["write_html"] = time.perf_counter() - t
+        if xlsx_job is not None:
+            xlsx_notes, timings["write_xlsx"] = xlsx_job.result()
+            notes.extend(xlsx_notes or [])
+            written.append(out_dir / "audit.xlsx")
     run_info["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
     run_info["notes"] = notes
     (out_dir / "run.json").write_text(json.dumps(run_info, ensure_ascii=False, indent=2, default=str),

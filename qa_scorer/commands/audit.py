@@ -79,6 +79,8 @@ def audit_command(
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Classifier processes (default: cores)."),
     html: bool = typer.Option(True, "--html/--no-html", help="Write report.html."),
     xlsx: bool = typer.Option(True, "--xlsx/--no-xlsx", help="Write audit.xlsx."),
+    xlsx_max_rows: int = typer.Option(100_000, "--xlsx-max-rows", min=1, max=1_048_575,
+                                      help="Rows per sheet in audit.xlsx; the CSVs always hold every row."),
     engine: str = typer.Option("local", "--engine", help="local (in-process) or dask."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler",
                                             help="dask.distributed scheduler address, e.g. tcp://10.0.0.5:8786."),
@@ -109,7 +111,8 @@ def audit_command(
         ingest=IngestOptions(fmt=fmt, encoding=encoding, columns=mapping, agents=_agents(agents, agents_file),
                              session_gap_s=settings.session_gap_s),
         settings=settings, rubric_path=rubric, model_path=model, tags=tags,
-        workers=workers or os.cpu_count() or 1, html=html, xlsx=xlsx, engine=engine, scheduler=scheduler,
+        workers=workers or os.cpu_count() or 1, html=html, xlsx=xlsx, xlsx_max_rows=xlsx_max_rows,
+        engine=engine, scheduler=scheduler,
     )
     from qa_scorer.ingest import discover_files
     n_files = len(discover_files([str(p) for p in paths])[0])
