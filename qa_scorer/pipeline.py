@@ -38,6 +38,9 @@ class AuditOptions:
     html: bool = True
     xlsx: bool = True
     xlsx_max_rows: int = 100_000      # rows per sheet in audit.xlsx (the CSVs always hold everything)
+    worst_n: int = 20                 # conversations rendered as chats in report.html
+    chunk_rows: int | None = None     # stream the input in chunks of this many messages (whole conversations)
+    stream_above_bytes: int = 1 << 30 # ... or automatically when the input files are larger than this
     engine: str = "local"             # "local" or "dask"
     scheduler: str | None = None      # dask.distributed scheduler address (None: local cluster)
 
@@ -45,7 +48,7 @@ class AuditOptions:
 @dataclass
 class AuditResult:
     out_dir: Path
-    messages: pd.DataFrame
+    messages: pd.DataFrame | None     # None after a streamed audit (see messages.csv)
     rejected: pd.DataFrame
     replies: pd.DataFrame
     rounds: pd.DataFrame
@@ -55,6 +58,7 @@ class AuditResult:
     notes: list[str]
     timings: dict[str, float]
     written: list[Path]
+    summary: dict = field(default_factory=dict)   # messages, roles {role: count}, conversations
 
     @property
     def failed_files(self) -> list[FileReport]:
@@ -132,6 +136,122 @@ def score_tables(messages: pd.DataFrame, settings: MetricSettings, rubric, model
     return replies, rounds, conversations
 
 
+class _CsvAppender:
+    """Appends chunk after chunk to one CSV (UTF-8 BOM + header once, Arrow writer)."""
+
+    def __init__(self, path: Path):
+        self.path, self.columns, self.rows = path, None, 0
+
+    def write(self, df: pd.DataFrame) -> None:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        if self.columns is None:
+            self.columns = list(df.columns)
+            write_table(df, self.path)
+            self.rows += len(df)
+            return
+        df = df.reindex(columns=self.columns)
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        for i, fld in enumerate(table.schema):
+            if pa.types.is_timestamp(fld.type):
+                table = table.set_column(i, fld.name, table.column(i).cast(pa.timestamp("s"), safe=False))
+        with open(self.path, "ab") as fh:
+            pacsv.write_csv(table, fh, pacsv.WriteOptions(include_header=False))
+        self.rows += len(df)
+
+
+#: Reply columns the agent table, the charts and the report need; the text columns are left out
+#: of what a streaming audit keeps in memory (they are in replies.csv).
+_SLIM_DROP = ("text", "context")
+_SLIM_ROUND_DROP = ("customer_text",)
+
+
+def _stream_tables(paths, options: AuditOptions, settings, rubric, model, say, timings, notes):
+    """The per-conversation stages chunk by chunk: memory is bounded by the chunk plus compact
+    per-reply/per-round facts (no texts) and the conversations table."""
+    from qa_scorer.ingest import MessageStream
+    from qa_scorer.report.html import _worst_conversations
+
+    out_dir = Path(options.out_dir)
+    done = {"n": 0}
+
+    def on_file(path):
+        done["n"] += 1
+        say(f"reading {Path(path).name}", done["n"])
+
+    stream = MessageStream(paths, options.ingest, chunk_rows=options.chunk_rows, progress=on_file)
+    t = time.perf_counter()
+    data_end = stream.data_end()
+    timings["read"] = time.perf_counter() - t
+    files = {name: _CsvAppender(out_dir / f"{name}.csv") for name in ("messages", "replies", "rounds")}
+    convs, slim_replies, slim_rounds = [], [], []
+    keep_msgs, keep_reps, keep_rnds = [], [], []
+    worst = None
+    xlsx_replies, xlsx_room = [], options.xlsx_max_rows
+    n_messages, roles, period = 0, {}, [None, None]
+    it = iter(stream)
+    while True:
+        t = time.perf_counter()
+        chunk = next(it, None)
+        timings["read"] += time.perf_counter() - t
+        if chunk is None:
+            break
+        n_messages += len(chunk)
+        for role, count in chunk["role"].value_counts().items():
+            roles[role] = roles.get(role, 0) + int(count)
+        lo, hi = chunk["sent_at"].min(), chunk["sent_at"].max()
+        period = [lo if period[0] is None else min(period[0], lo), hi if period[1] is None else max(period[1], hi)]
+        replies, rounds, conversations = score_tables(chunk, settings, rubric, model, workers=options.workers,
+                                                      data_end=data_end, timings=timings)
+        t = time.perf_counter()
+        files["messages"].write(chunk)
+        files["replies"].write(replies)
+        files["rounds"].write(rounds)
+        timings["write_csv"] = timings.get("write_csv", 0) + time.perf_counter() - t
+        convs.append(conversations)
+        slim_replies.append(replies.drop(columns=[c for c in _SLIM_DROP if c in replies.columns]))
+        slim_rounds.append(rounds.drop(columns=[c for c in _SLIM_ROUND_DROP if c in rounds.columns]))
+        if xlsx_room > 0:
+            xlsx_replies.append(replies.head(xlsx_room))
+            xlsx_room -= len(xlsx_replies[-1])
+        # keep the full rows of the conversations that are (so far) among the worst, for the report
+        worst = _worst_conversations(conversations if worst is None else pd.concat([worst, conversations]),
+                                     options.worst_n)
+        ids = set(worst["conversation_id"].astype(str))
+        keep_msgs = [m[m["conversation_id"].isin(ids)] for m in [*keep_msgs, chunk]]
+        keep_reps = [r[r["conversation_id"].isin(ids)] for r in [*keep_reps, replies]]
+        keep_rnds = [r[r["conversation_id"].isin(ids)] for r in [*keep_rnds, rounds]]
+        say(f"audited {n_messages:,} messages", done["n"])
+    if stream.split_conversations:
+        notes.append(f"{stream.split_conversations:,} conversation ids came back after their chunk was closed "
+                     "(the export does not list each conversation's rows together); their parts were "
+                     "audited as separate conversations — audit without --chunk-size to join them")
+    concat = (lambda parts: pd.concat(parts, ignore_index=True) if parts else pd.DataFrame())
+    replies_all = concat(slim_replies)
+    report_replies = replies_all[~replies_all["conversation_id"].isin(
+        set(worst["conversation_id"].astype(str)) if worst is not None else set())] if len(replies_all) else replies_all
+    report_replies = pd.concat([report_replies, concat(keep_reps)], ignore_index=True) if keep_reps else report_replies
+    return {
+        "stream": stream, "messages_count": n_messages, "roles": roles, "period": period,
+        "replies": replies_all, "rounds": concat(slim_rounds), "conversations": concat(convs),
+        "report_messages": concat(keep_msgs), "report_replies": report_replies,
+        "report_rounds": concat(keep_rnds), "xlsx_replies": concat(xlsx_replies), "written": files,
+    }
+
+
+def _auto_chunk_rows(paths, options: AuditOptions) -> int | None:
+    """Stream (chunk) when asked, or when the input is larger than ``stream_above_bytes``."""
+    if options.chunk_rows:
+        return options.chunk_rows
+    if options.engine != "local":
+        return None
+    from qa_scorer.ingest import discover_files
+    files, _ = discover_files(paths)
+    total = sum(f.stat().st_size for f in files)
+    return 1_000_000 if total > options.stream_above_bytes else None
+
+
 def audit(paths: Iterable[str | Path], options: AuditOptions | None = None,
           progress: Callable[[str, float], None] | None = None) -> AuditResult:
     """Run the whole audit and write the output folder.  ``progress(stage, fraction)`` is optional."""
@@ -148,34 +268,52 @@ def audit(paths: Iterable[str | Path], options: AuditOptions | None = None,
     rubric = rubric_mod.load_rubric(options.rubric_path)
     settings = options.settings
     options.ingest.session_gap_s = settings.session_gap_s
-
-    t = time.perf_counter()
-    files_seen = {"n": 0}
-
-    def on_file(path):
-        files_seen["n"] += 1
-        say(f"reading {Path(path).name}", files_seen["n"])
-
-    ingest = read_paths(paths, options.ingest, progress=on_file)
-    timings["read"] = time.perf_counter() - t
-    messages = ingest.messages
-
     model = None
     if options.tags:
         from qa_scorer.classifier import load_model
         model = load_model(options.model_path)
 
-    say("metrics, tags, scores", 0)
-    data_end = messages["sent_at"].max() if len(messages) else None
-    if options.engine == "dask":
-        from qa_scorer.engines.dask_engine import score_tables_dask
-        replies, rounds, conversations = score_tables_dask(
-            messages, settings, rubric, options.model_path, use_model=options.tags,
-            scheduler=options.scheduler, data_end=data_end, timings=timings)
+    chunk_rows = _auto_chunk_rows(paths, options)
+    if chunk_rows:
+        options.chunk_rows = chunk_rows
+        streamed = _stream_tables(paths, options, settings, rubric, model, say, timings, notes)
+        stream = streamed["stream"]
+        files_report, rejected = stream.files, stream.rejected
+        replies, rounds, conversations = streamed["replies"], streamed["rounds"], streamed["conversations"]
+        messages = None
+        n_messages, period = streamed["messages_count"], streamed["period"]
+        report_tables = (streamed["report_messages"], streamed["report_replies"], streamed["report_rounds"])
+        xlsx_replies = streamed["xlsx_replies"]
+        already_written = streamed["written"]
+        notes.append(f"streamed in chunks of {chunk_rows:,} messages")
     else:
-        replies, rounds, conversations = score_tables(messages, settings, rubric, model,
-                                                      workers=options.workers, data_end=data_end,
-                                                      timings=timings)
+        t = time.perf_counter()
+        files_seen = {"n": 0}
+
+        def on_file(path):
+            files_seen["n"] += 1
+            say(f"reading {Path(path).name}", files_seen["n"])
+
+        ingest = read_paths(paths, options.ingest, progress=on_file)
+        timings["read"] = time.perf_counter() - t
+        messages, files_report, rejected = ingest.messages, ingest.files, ingest.rejected
+        n_messages = len(messages)
+        period = [messages["sent_at"].min(), messages["sent_at"].max()] if n_messages else None
+        say("metrics, tags, scores", 0)
+        data_end = messages["sent_at"].max() if n_messages else None
+        if options.engine == "dask":
+            from qa_scorer.engines.dask_engine import score_tables_dask
+            replies, rounds, conversations = score_tables_dask(
+                messages, settings, rubric, options.model_path, use_model=options.tags,
+                scheduler=options.scheduler, data_end=data_end, timings=timings)
+        else:
+            replies, rounds, conversations = score_tables(messages, settings, rubric, model,
+                                                          workers=options.workers, data_end=data_end,
+                                                          timings=timings)
+        report_tables = (messages, replies, rounds)
+        xlsx_replies = replies
+        already_written = {}
+
     t = time.perf_counter()
     agents = metrics.agent_metrics(replies, rounds, conversations, settings)
     agents = rubric_mod.score_agents(agents, conversations, rubric)
@@ -186,17 +324,18 @@ def audit(paths: Iterable[str | Path], options: AuditOptions | None = None,
         "qa_scorer_version": __version__,
         "run_at": datetime.now().isoformat(timespec="seconds"),
         "inputs": paths,
-        "files": [vars(f) for f in ingest.files],
-        "messages": int(len(messages)),
-        "rejected_rows": int(len(ingest.rejected)),
-        "period": [str(messages["sent_at"].min()), str(messages["sent_at"].max())] if len(messages) else None,
+        "files": [vars(f) for f in files_report],
+        "messages": int(n_messages),
+        "rejected_rows": int(len(rejected)),
+        "period": [str(p) for p in period] if period and period[0] is not None else None,
         "settings": settings.to_dict(),
         "rubric_file": str(options.rubric_path) if options.rubric_path else "default (packaged)",
         "rubric": rubric.to_dict(),
         "model": (getattr(model, "describe", lambda: {})() if model is not None else None),
         "engine": options.engine,
+        "chunk_rows": options.chunk_rows,
     }
-    written: list[Path] = []
+    written: list[Path] = [w.path for w in already_written.values()]
     # The workbook is written by pure-Python xlsxwriter; run it in a thread while Arrow writes the
     # CSVs (Arrow releases the GIL), so the two overlap.
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -207,21 +346,28 @@ def audit(paths: Iterable[str | Path], options: AuditOptions | None = None,
             def _xlsx():
                 t0 = time.perf_counter()
                 result = write_workbook(out_dir / "audit.xlsx", agents=agents, conversations=conversations,
-                                        replies=replies, rejected=ingest.rejected,
+                                        replies=xlsx_replies, rejected=rejected,
                                         max_rows=options.xlsx_max_rows)
+                if already_written and len(xlsx_replies) < len(replies):
+                    result = [*(result or []), f"replies sheet limited to the first {len(xlsx_replies):,} of "
+                              f"{len(replies):,} rows (max_rows={options.xlsx_max_rows:,}); the full table is replies.csv"]
                 return result, time.perf_counter() - t0
 
             xlsx_job = pool.submit(_xlsx)
         t = time.perf_counter()
-        for name, table in (("messages", messages), ("rejected", ingest.rejected), ("replies", replies),
-                            ("rounds", rounds), ("conversations", conversations), ("agents", agents)):
-            written.append(write_table(table, out_dir / f"{name}.csv"))
-        timings["write_csv"] = time.perf_counter() - t
+        tables = {"messages": messages, "rejected": rejected, "replies": replies, "rounds": rounds,
+                  "conversations": conversations, "agents": agents}
+        for name, table in tables.items():
+            if name not in already_written:
+                written.append(write_table(table, out_dir / f"{name}.csv"))
+        timings["write_csv"] = timings.get("write_csv", 0) + time.perf_counter() - t
         if options.html:
             t = time.perf_counter()
             from qa_scorer.report import write_html_report
+            r_messages, r_replies, r_rounds = report_tables
             write_html_report(out_dir / "report.html", agents=agents, conversations=conversations,
-                              replies=replies, messages=messages, rounds=rounds, run_info=run_info)
+                              replies=r_replies, messages=r_messages, rounds=r_rounds, run_info=run_info,
+                              worst_n=options.worst_n)
             written.append(out_dir / "report.html")
             timings["write_html"] = time.perf_counter() - t
         if xlsx_job is not None:
@@ -233,5 +379,11 @@ def audit(paths: Iterable[str | Path], options: AuditOptions | None = None,
     (out_dir / "run.json").write_text(json.dumps(run_info, ensure_ascii=False, indent=2, default=str),
                                       encoding="utf-8")
     written.append(out_dir / "run.json")
-    return AuditResult(out_dir, messages, ingest.rejected, replies, rounds, conversations, agents,
-                       ingest.files, notes, timings, written)
+    if messages is not None:
+        roles = {str(k): int(v) for k, v in messages["role"].value_counts().items()}
+        n_conv = int(messages["conversation_id"].nunique())
+    else:  # streamed: messages.csv was written chunk by chunk
+        roles, n_conv = streamed["roles"], int(len(conversations))
+    summary = {"messages": int(n_messages), "roles": roles, "conversations": n_conv}
+    return AuditResult(out_dir, messages, rejected, replies, rounds, conversations, agents,
+                       files_report, notes, timings, written, summary)

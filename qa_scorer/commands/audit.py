@@ -81,6 +81,9 @@ def audit_command(
     xlsx: bool = typer.Option(True, "--xlsx/--no-xlsx", help="Write audit.xlsx."),
     xlsx_max_rows: int = typer.Option(100_000, "--xlsx-max-rows", min=1, max=1_048_575,
                                       help="Rows per sheet in audit.xlsx; the CSVs always hold every row."),
+    chunk_size: Optional[int] = typer.Option(None, "--chunk-size", min=1000,
+                                             help="Stream the input in chunks of this many messages (whole "
+                                                  "conversations). Default: automatic above 1 GB of input."),
     engine: str = typer.Option("local", "--engine", help="local (in-process) or dask."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler",
                                             help="dask.distributed scheduler address, e.g. tcp://10.0.0.5:8786."),
@@ -112,7 +115,7 @@ def audit_command(
                              session_gap_s=settings.session_gap_s),
         settings=settings, rubric_path=rubric, model_path=model, tags=tags,
         workers=workers or os.cpu_count() or 1, html=html, xlsx=xlsx, xlsx_max_rows=xlsx_max_rows,
-        engine=engine, scheduler=scheduler,
+        chunk_rows=chunk_size, engine=engine, scheduler=scheduler,
     )
     from qa_scorer.ingest import discover_files
     n_files = len(discover_files([str(p) for p in paths])[0])
@@ -147,15 +150,14 @@ def print_summary(result) -> None:
             out.print(f"[yellow]- {f.path}[/yellow]: {f.skipped}; not audited")
         for note in f.notes:
             out.print(f"[yellow]! {f.path}[/yellow]: {note}")
-    m = result.messages
-    roles = m["role"].value_counts() if len(m) else {}
+    roles = result.summary.get("roles", {})
     table = Table(title="qa-scorer audit", show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
     table.add_row("files read", f"{len(files_ok)}" + (f"  ({len(result.failed_files)} failed)" if result.failed_files else ""))
-    table.add_row("conversations", f"{m['conversation_id'].nunique():,}" if len(m) else "0")
-    table.add_row("messages", f"{len(m):,}  (" + ", ".join(f"{r} {int(roles.get(r, 0)):,}"
-                                                         for r in ("customer", "agent", "auto", "system")) + ")")
+    table.add_row("conversations", f"{result.summary.get('conversations', 0):,}")
+    table.add_row("messages", f"{result.summary.get('messages', 0):,}  (" + ", ".join(
+        f"{r} {int(roles.get(r, 0)):,}" for r in ("customer", "agent", "auto", "system")) + ")")
     table.add_row("agents", f"{len(result.agents):,}")
     table.add_row("rejected rows", f"{len(result.rejected):,}" + ("  -> rejected.csv" if len(result.rejected) else ""))
     if "service_score" in result.agents.columns and len(result.agents):

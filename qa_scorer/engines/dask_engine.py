@@ -31,9 +31,9 @@ def _worker_model(model_path: str | None, use_model: bool):
 
 def _score_partition(part: pd.DataFrame, settings, rubric, model_path, use_model, data_end):
     from qa_scorer.pipeline import score_tables
-    part = part.reset_index(drop=True)
-    if "_conv_ord" in part.columns:
-        part = part.drop(columns="_conv_ord")
+    # index = row position in the whole messages table, so replies.message_index stays global
+    part = part.set_index("_row").drop(columns="_conv_ord")
+    part.index.name = None
     model = _worker_model(model_path, use_model)
     return score_tables(part, settings, rubric, model, workers=1, data_end=data_end)
 
@@ -57,7 +57,7 @@ def score_tables_dask(messages: pd.DataFrame, settings, rubric, model_path, *, u
         client = Client(cluster)
     try:
         conv_ord = pd.factorize(messages["conversation_id"])[0]
-        indexed = messages.assign(_conv_ord=conv_ord).set_index("_conv_ord", drop=False)
+        indexed = messages.assign(_conv_ord=conv_ord, _row=np.arange(len(messages))).set_index("_conv_ord", drop=False)
         n_workers = max(len(client.scheduler_info().get("workers", {})), 1)
         nparts = npartitions or max(1, min(n_workers * 4, int(np.ceil(len(messages) / 50_000)) or 1))
         ddf = dd.from_pandas(indexed, npartitions=nparts, sort=True)
@@ -72,10 +72,5 @@ def score_tables_dask(messages: pd.DataFrame, settings, rubric, model_path, *, u
     replies = pd.concat([r[0] for r in results], ignore_index=True)
     rounds = pd.concat([r[1] for r in results], ignore_index=True)
     conversations = pd.concat([r[2] for r in results], ignore_index=True)
-    # message_index refers to rows of each partition: make it global again
-    if "message_index" in replies.columns:
-        offsets = np.cumsum([0] + [int(p) for p in ddf.map_partitions(len).compute(scheduler="sync")][:-1])
-        sizes = [len(r[0]) for r in results]
-        replies["message_index"] = replies["message_index"].to_numpy() + np.repeat(offsets, sizes)
     timings["dask"] = time.perf_counter() - t
     return replies, rounds, conversations

@@ -121,3 +121,145 @@ def read_paths(paths: Iterable[str | Path], options: IngestOptions | None = None
                 else pd.DataFrame(columns=REJECTED_COLUMNS))
     rejected["source_line"] = rejected["source_line"].astype("int64")
     return IngestResult(messages, rejected, reports)
+
+
+class MessageStream:
+    """Read large inputs as a sequence of canonical message tables, each holding whole conversations.
+
+    CSV/TSV files with a conversation id column are read ``chunk_rows`` rows at a time; rows of
+    the conversation still open at a chunk's end wait for the next chunk.  This assumes an
+    export lists each conversation's rows together (exports do); a conversation id that comes
+    back after its chunk was closed is counted in ``split_conversations`` and reported.
+    Everything else (other formats, files without conversation ids, which need segmentation
+    over the whole input) is read whole and audited as the last chunk.
+
+    Every chunk's index continues the previous one, so ``replies.message_index`` is the row
+    number in the concatenated messages table.  ``files`` and ``rejected`` are complete once
+    the iteration is over.
+    """
+
+    def __init__(self, paths: Iterable[str | Path], options: IngestOptions | None = None,
+                 chunk_rows: int = 500_000, progress: Callable[[Path], None] | None = None):
+        from .readers import iter_delimited_chunks, streamable_format
+
+        self.options = options or IngestOptions()
+        self.chunk_rows = chunk_rows
+        self.progress = progress
+        self.files: list[FileReport] = []
+        self._rejects: list[pd.DataFrame] = []
+        self.split_conversations = 0
+        self._iter_chunks = iter_delimited_chunks
+        self._streamable = streamable_format
+        self._paths = list(paths)
+
+    @property
+    def rejected(self) -> pd.DataFrame:
+        if not self._rejects:
+            return pd.DataFrame(columns=REJECTED_COLUMNS).astype({"source_line": "int64"})
+        out = pd.concat(self._rejects, ignore_index=True)
+        out["source_line"] = out["source_line"].astype("int64")
+        return out
+
+    def _rows_of_file(self, path: Path):
+        """Yield cleaned row frames of one file (chunked when possible); records its report."""
+        opts = self.options
+        fmt = self._streamable(path, opts.fmt)
+        report = FileReport(str(path))
+        self.files.append(report)
+        if fmt is None:
+            rows, rejected, rep = self._preloaded.pop(path, None) or read_one(path, opts)
+            self.files[-1] = rep
+            if len(rejected):
+                self._rejects.append(rejected)
+            if rows is not None and len(rows):
+                yield rows
+            return
+        report.reader = fmt
+        try:
+            for raw, enc in self._iter_chunks(path, "\t" if fmt == "tsv" else ",", encoding=opts.encoding,
+                                              columns=opts.columns, chunk_rows=self.chunk_rows):
+                report.encoding = enc
+                rows, rejected = normalize_file(raw, str(path))
+                report.rows += len(rows)
+                report.rejected += len(rejected)
+                if len(rejected):
+                    self._rejects.append(rejected[REJECTED_COLUMNS])
+                if len(rows):
+                    yield rows
+        except NotAChatExport as exc:
+            report.skipped = str(exc)
+        except FileReadError as exc:
+            report.error = str(exc) + (f" ({report.rows:,} rows before it were audited)" if report.rows else "")
+
+    def data_end(self):
+        """The latest message time of the whole input (needed before the first chunk is audited:
+        a closing is only due when 5 minutes of data follow the last reply).  Streamable files
+        get a first pass over their time column; the others are read whole now and kept."""
+        from .readers import latest_timestamp_delimited
+
+        files, problems = discover_files(self._paths)
+        self._files, self._problems = files, problems
+        self._preloaded: dict[Path, tuple] = {}
+        latest = None
+        for path in files:
+            fmt = self._streamable(path, self.options.fmt)
+            if fmt is None:
+                got = read_one(path, self.options)
+                self._preloaded[path] = got
+                m = got[0]["sent_at"].max() if got[0] is not None and len(got[0]) else None
+            else:
+                try:
+                    m = latest_timestamp_delimited(path, "\t" if fmt == "tsv" else ",", encoding=self.options.encoding,
+                                                   columns=self.options.columns, chunk_rows=self.chunk_rows)
+                except (FileReadError, ValueError, OSError):
+                    m = None  # reported by the main pass
+            if m is not None and pd.notna(m) and (latest is None or m > latest):
+                latest = m
+        return latest
+
+    def __iter__(self):
+        if not hasattr(self, "_files"):
+            self._files, self._problems = discover_files(self._paths)
+            self._preloaded = {}
+        files = self._files
+        self.files.extend(self._problems)
+        pending: pd.DataFrame | None = None   # rows with ids, waiting to complete their conversation
+        unsegmented: list[pd.DataFrame] = []  # rows without ids: segmented together at the end
+        closed: set[str] = set()
+        offset = 0
+
+        def emit(rows: pd.DataFrame):
+            nonlocal offset
+            messages = finish_batch(rows, agents=self.options.agents, session_gap_s=self.options.session_gap_s)
+            messages.index = pd.RangeIndex(offset, offset + len(messages))
+            offset += len(messages)
+            return messages
+
+        for path in files:
+            for rows in self._rows_of_file(path):
+                has_id = (rows["conversation_id"] != "").to_numpy()
+                if not has_id.all():
+                    unsegmented.append(rows[~has_id])
+                    rows = rows[has_id]
+                if rows.empty:
+                    continue
+                pending = rows if pending is None else pd.concat([pending, rows], ignore_index=True)
+                if len(pending) < self.chunk_rows:
+                    continue
+                last_id = pending["conversation_id"].iat[-1]
+                keep = (pending["conversation_id"] == last_id).to_numpy()
+                ready = pending[~keep]
+                pending = pending[keep].reset_index(drop=True)
+                if len(ready):
+                    ids = set(pd.unique(ready["conversation_id"]))
+                    self.split_conversations += len(ids & closed)
+                    closed |= ids
+                    yield emit(ready)
+            if self.progress:
+                self.progress(path)
+        rest = [f for f in ([pending] if pending is not None else []) + unsegmented if len(f)]
+        if rest:
+            last = pd.concat(rest, ignore_index=True)
+            ids = set(pd.unique(last["conversation_id"])) - {""}
+            self.split_conversations += len(ids & closed)
+            yield emit(last)

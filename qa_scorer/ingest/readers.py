@@ -347,3 +347,86 @@ def read_file(path: Path, *, fmt: str | None = None, encoding: str | None = None
     else:
         raise FileReadError(f"unknown --format {fmt!r}; allowed: {', '.join(FORMATS)}")
     return RawRead(frame, fmt, used, rejected, [])
+
+
+# --------------------------------------------------------------------------- streaming (large CSV/TSV)
+
+def sniff_encoding(path: Path, sample_bytes: int = 1 << 20) -> str:
+    """Encoding of a large file from its first megabyte (a character cut at the end is allowed)."""
+    with open(path, "rb") as fh:
+        sample = fh.read(sample_bytes)
+    if sample.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    try:
+        sample.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(sample) - 3:  # a multi-byte character cut by the sample's end
+            return "utf-8"
+    try:
+        sample.decode("gb18030")
+        return "gb18030"
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(sample) - 3:
+            return "gb18030"
+    raise FileReadError("cannot decode the file as UTF-8 or GBK/GB18030; pass --encoding NAME")
+
+
+def streamable_format(path: Path, fmt: str | None) -> str | None:
+    """csv/tsv when the file can be read in chunks (by extension or --format), else None."""
+    fmt = fmt or EXTENSIONS.get(path.suffix.lower())
+    return fmt if fmt in ("csv", "tsv") else None
+
+
+def iter_delimited_chunks(path: Path, sep: str, *, encoding: str | None, columns: dict[str, str] | None,
+                          chunk_rows: int):
+    """Yield raw frames of at most ``chunk_rows`` rows (canonical names + source_line), so a
+    multi-GB export never sits in memory whole.  Raises FileReadError (with the line reached)
+    when the file turns out to be broken part-way; the chunks already yielded stay valid."""
+    enc = encoding or sniff_encoding(path)
+    line = None
+    try:
+        reader = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, skip_blank_lines=False,
+                             engine="c", encoding=enc, chunksize=chunk_rows)
+        for frame in reader:
+            renamed = _rename(frame, path, columns)
+            if line is None:
+                line = 2 + sum(str(c).count("\n") for c in frame.columns)
+            spans = pd.Series(1, index=renamed.index, dtype="int64")
+            for col in renamed.columns:
+                spans = spans + renamed[col].str.count("\n").astype("int64")
+            renamed["source_line"] = (line + spans.cumsum() - spans).to_numpy(dtype="int64")
+            line += int(spans.sum())
+            blank = (renamed.drop(columns="source_line") == "").all(axis=1)
+            yield renamed[~blank].reset_index(drop=True), enc
+    except pd.errors.EmptyDataError:
+        raise FileReadError("the file is empty") from None
+    except pd.errors.ParserError as exc:
+        raise FileReadError(f"broken row structure after line {line or 1} ({exc}); fix the quoting, or audit "
+                            "without --chunk-size to get the bad rows listed one by one in rejected.csv") from None
+    except UnicodeDecodeError:
+        raise FileReadError(f"bytes after line {line or 1} are not valid {enc}; pass --encoding NAME") from None
+
+
+def latest_timestamp_delimited(path: Path, sep: str, *, encoding: str | None, columns: dict[str, str] | None,
+                               chunk_rows: int):
+    """The latest ``sent_at`` of a large CSV/TSV, reading only that column (a cheap first pass)."""
+    from .normalize import parse_timestamps
+
+    enc = encoding or sniff_encoding(path)
+    header = pd.read_csv(path, sep=sep, nrows=0, encoding=enc).columns
+    mapped = {canon: orig for orig, canon in map_headers(list(header), columns).items()}
+    if "sent_at" not in mapped:
+        return None
+    latest = None
+    try:
+        for frame in pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, usecols=[mapped["sent_at"]],
+                                 encoding=enc, chunksize=chunk_rows, engine="c"):
+            m = parse_timestamps(frame.iloc[:, 0]).max()
+            if pd.notna(m) and (latest is None or m > latest):
+                latest = m
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError):
+        return latest  # the main pass reports the problem with its line
+    return latest
