@@ -37,7 +37,7 @@ class AuditOptions:
     workers: int | None = None        # classifier processes (None: number of cores)
     html: bool = True
     xlsx: bool = True
-    xlsx_max_rows: int = 100_000      # rows per sheet in audit.xlsx (the CSVs always hold everything)
+    xlsx_max_rows: int = 20_000       # rows per sheet in audit.xlsx (the CSVs always hold everything)
     worst_n: int = 20                 # conversations rendered as chats in report.html
     chunk_rows: int | None = None     # stream the input in chunks of this many messages (whole conversations)
     stream_above_bytes: int = 1 << 30 # ... or automatically when the input files are larger than this
@@ -136,6 +136,36 @@ def score_tables(messages: pd.DataFrame, settings: MetricSettings, rubric, model
     return replies, rounds, conversations
 
 
+def _flagged(replies: pd.DataFrame) -> pd.Series:
+    """Replies a QA lead wants to see first: tagged, forbidden words, short."""
+    flags = pd.Series(False, index=replies.index)
+    for col in (*TAGS, "forbidden", "short_reply"):
+        if col in replies.columns:
+            flags |= replies[col].fillna(0).astype(bool)
+    return flags
+
+
+def workbook_selection(conversations: pd.DataFrame, replies: pd.DataFrame, rejected: pd.DataFrame,
+                       max_rows: int, *, total_replies: int | None = None) -> tuple[dict, list[str]]:
+    """Rows for audit.xlsx.  Up to ``max_rows`` a sheet holds its whole table; beyond that a
+    workbook nobody can scroll is slow to write, so it holds the rows worth reading first - the
+    lowest-scored conversations, the flagged replies - and says so.  The CSVs hold everything."""
+    notes: list[str] = []
+    convs = conversations
+    if len(conversations) > max_rows and "service_score" in conversations.columns:
+        convs = conversations.sort_values("service_score", kind="stable").head(max_rows)
+        notes.append(f"conversations sheet: the {max_rows:,} lowest-scored of {len(conversations):,} "
+                     "conversations; all are in conversations.csv")
+    reps = replies
+    total = total_replies if total_replies is not None else len(replies)
+    if total > max_rows:
+        flagged = _flagged(replies)
+        reps = pd.concat([replies[flagged], replies[~flagged]]).head(max_rows)
+        notes.append(f"replies sheet: {len(reps):,} of {total:,} replies, flagged ones first; "
+                     "all are in replies.csv")
+    return {"conversations": convs, "replies": reps, "rejected": rejected}, notes
+
+
 class _CsvAppender:
     """Appends chunk after chunk to one CSV (UTF-8 BOM + header once, Arrow writer)."""
 
@@ -212,9 +242,10 @@ def _stream_tables(paths, options: AuditOptions, settings, rubric, model, say, t
         convs.append(conversations)
         slim_replies.append(replies.drop(columns=[c for c in _SLIM_DROP if c in replies.columns]))
         slim_rounds.append(rounds.drop(columns=[c for c in _SLIM_ROUND_DROP if c in rounds.columns]))
-        if xlsx_room > 0:
-            xlsx_replies.append(replies.head(xlsx_room))
-            xlsx_room -= len(xlsx_replies[-1])
+        # audit.xlsx: keep at most xlsx_max_rows replies, flagged ones first
+        pool_ = pd.concat([*xlsx_replies, replies], ignore_index=True)
+        flagged = _flagged(pool_)
+        xlsx_replies = [pd.concat([pool_[flagged], pool_[~flagged]]).head(xlsx_room)]
         # keep the full rows of the conversations that are (so far) among the worst, for the report
         worst = _worst_conversations(conversations if worst is None else pd.concat([worst, conversations]),
                                      options.worst_n)
@@ -345,13 +376,11 @@ def audit(paths: Iterable[str | Path], options: AuditOptions | None = None,
 
             def _xlsx():
                 t0 = time.perf_counter()
-                result = write_workbook(out_dir / "audit.xlsx", agents=agents, conversations=conversations,
-                                        replies=xlsx_replies, rejected=rejected,
-                                        max_rows=options.xlsx_max_rows)
-                if already_written and len(xlsx_replies) < len(replies):
-                    result = [*(result or []), f"replies sheet limited to the first {len(xlsx_replies):,} of "
-                              f"{len(replies):,} rows (max_rows={options.xlsx_max_rows:,}); the full table is replies.csv"]
-                return result, time.perf_counter() - t0
+                sheets, sheet_notes = workbook_selection(conversations, xlsx_replies, rejected,
+                                                         options.xlsx_max_rows, total_replies=len(replies))
+                result = write_workbook(out_dir / "audit.xlsx", agents=agents, max_rows=options.xlsx_max_rows,
+                                        **sheets)
+                return [*sheet_notes, *(result or [])], time.perf_counter() - t0
 
             xlsx_job = pool.submit(_xlsx)
         t = time.perf_counter()

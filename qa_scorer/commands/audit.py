@@ -79,8 +79,9 @@ def audit_command(
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Classifier processes (default: cores)."),
     html: bool = typer.Option(True, "--html/--no-html", help="Write report.html."),
     xlsx: bool = typer.Option(True, "--xlsx/--no-xlsx", help="Write audit.xlsx."),
-    xlsx_max_rows: int = typer.Option(100_000, "--xlsx-max-rows", min=1, max=1_048_575,
-                                      help="Rows per sheet in audit.xlsx; the CSVs always hold every row."),
+    xlsx_max_rows: int = typer.Option(20_000, "--xlsx-max-rows", min=1, max=1_048_575,
+                                      help="Rows per sheet in audit.xlsx (beyond it: worst conversations and "
+                                           "flagged replies first); the CSVs always hold every row."),
     chunk_size: Optional[int] = typer.Option(None, "--chunk-size", min=1000,
                                              help="Stream the input in chunks of this many messages (whole "
                                                   "conversations). Default: automatic above 1 GB of input."),
