@@ -65,11 +65,32 @@ class AuditResult:
         return [f for f in self.files if f.error]
 
 
+def _csv_safe(table):
+    """Timestamps to the second; text cells a spreadsheet would run as a formula (= + - @, tab,
+    CR first) get an apostrophe in front, as in audit.xlsx: these CSVs are made to open in Excel."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for i, fld in enumerate(table.schema):
+        col = table.column(i)
+        if pa.types.is_timestamp(fld.type):
+            table = table.set_column(i, fld.name, col.cast(pa.timestamp("s"), safe=False))
+        elif pa.types.is_string(fld.type) or pa.types.is_large_string(fld.type):
+            risky = pc.match_substring_regex(col, r"^[=+\-@\t\r]")
+            if pc.any(risky).as_py():
+                quote = pa.scalar("'", type=fld.type)
+                empty = pa.scalar("", type=fld.type)
+                guarded = pc.binary_join_element_wise(quote, col, empty)
+                table = table.set_column(i, fld.name, pc.if_else(risky, guarded, col))
+    return table
+
+
 def write_table(df: pd.DataFrame, path: Path) -> Path:
     """CSV, UTF-8 with BOM: Excel on Windows then shows Chinese instead of mojibake.
 
     Written with Arrow's CSV writer (about 10x faster than ``DataFrame.to_csv`` on a million
-    rows); timestamps to the second, booleans as true/false, missing values empty."""
+    rows); timestamps to the second, booleans as true/false, missing values empty, formula-like
+    text neutralised (see ``_csv_safe``)."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -78,9 +99,7 @@ def write_table(df: pd.DataFrame, path: Path) -> Path:
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):  # mixed-type object column: slow but safe
         df.to_csv(path, index=False, encoding="utf-8-sig", date_format="%Y-%m-%d %H:%M:%S")
         return path
-    for i, fld in enumerate(table.schema):
-        if pa.types.is_timestamp(fld.type):
-            table = table.set_column(i, fld.name, table.column(i).cast(pa.timestamp("s"), safe=False))
+    table = _csv_safe(table)
     with open(path, "wb") as fh:
         fh.write(b"\xef\xbb\xbf")
         pacsv.write_csv(table, fh)
@@ -182,10 +201,7 @@ class _CsvAppender:
             self.rows += len(df)
             return
         df = df.reindex(columns=self.columns)
-        table = pa.Table.from_pandas(df, preserve_index=False)
-        for i, fld in enumerate(table.schema):
-            if pa.types.is_timestamp(fld.type):
-                table = table.set_column(i, fld.name, table.column(i).cast(pa.timestamp("s"), safe=False))
+        table = _csv_safe(pa.Table.from_pandas(df, preserve_index=False))
         with open(self.path, "ab") as fh:
             pacsv.write_csv(table, fh, pacsv.WriteOptions(include_header=False))
         self.rows += len(df)

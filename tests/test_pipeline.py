@@ -41,3 +41,4 @@ def test_write_table_bom_booleans_and_timestamps(tmp_path):
     assert "2026-11-20 10:00:05" in text and "true" in text
     back = pd.read_csv(path, encoding="utf-8-sig")
     assert back["ok"].tolist() == [True] and back["x"].isna().all()
+    assert back["s"].tolist() == ["'=1+1"]  # a spreadsheet shows the text, does not run it
