@@ -1,7 +1,160 @@
-"""CLI command module (placeholder until its stage lands)."""
+"""``qa-scorer train / evaluate / tag``: the reply classifier on the command line.
+
+Commands only parse options, call ``qa_scorer.classifier`` and print.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
 
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from qa_scorer.schema import TAGS
+
+console = Console()
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(code=2)
+
+
+def _report_table(report, title: str) -> Table:
+    table = Table(title=title)
+    for col in ("tag", "precision", "recall", "F1", "support", "flagged", "threshold"):
+        table.add_column(col, justify="left" if col == "tag" else "right")
+    for tag, row in report.per_tag.iterrows():
+        threshold = f"{row['threshold']:.3f}" if "threshold" in row else "-"
+        table.add_row(tag, f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}",
+                      str(int(row["support"])), str(int(row["flagged"])), threshold)
+    table.caption = (f"fine replies flagged: {report.fine_flagged}/{report.fine_rows} "
+                     f"= {report.fine_flag_rate:.2%}  (rows: {report.rows})")
+    return table
+
+
+def _load(model_path: Optional[Path]):
+    from qa_scorer.classifier import ModelError, load_model
+
+    try:
+        return load_model(model_path)
+    except ModelError as exc:
+        _fail(str(exc))
+
+
+def train(
+    data: Path = typer.Argument(..., help="Labelled corpus CSV: text,context,pushy,unhelpful,rude,overclaim,source[,split]."),
+    out: Path = typer.Option(Path("models/reply_tagger.skops"), "--out", help="Where to write the model (.skops)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the group split (if DATA has no split column) and the folds."),
+    cv_folds: int = typer.Option(0, "--cv-folds", help="Also print N-fold grouped cross-validation on train+validation (0 = skip)."),
+) -> None:
+    """Train the reply classifier on the train split; thresholds come from held-out predictions
+    (validation split + out-of-fold train predictions); the test split is left untouched.
+
+    Example:  qa-scorer train models/training/corpus.csv --out models/reply_tagger.skops --seed 0
+    """
+    from qa_scorer.classifier import CorpusError, cross_validate, save_model, train_model
+    from qa_scorer.classifier.files import InputFileError, read_corpus
+
+    try:
+        corpus = read_corpus(data)
+        model = train_model(corpus, seed=seed, name=str(data))
+    except (CorpusError, InputFileError) as exc:
+        _fail(str(exc))
+    save_model(model, out)
+    meta = model.metadata
+    console.print(f"trained on {meta['rows']['train']} rows ({meta['groups']['train']} groups); "
+                  f"validation {meta['rows']['validation']} rows; test {meta['rows']['test']} rows left untouched")
+    from qa_scorer.classifier import evaluate_model
+    valid = corpus[corpus["split"] == "validation"] if "split" in corpus.columns else None
+    if valid is not None and len(valid):
+        console.print(_report_table(evaluate_model(model, valid), "validation split"))
+    if cv_folds:
+        trainval = corpus[corpus["split"].isin(["train", "validation"])] if "split" in corpus.columns else corpus
+        console.print(_report_table(cross_validate(trainval, model.thresholds, seed=seed, folds=cv_folds),
+                                    f"{cv_folds}-fold grouped cross-validation on train+validation"))
+    console.print(f"model written to {out}")
+
+
+def evaluate(
+    data: Path = typer.Argument(..., help="Labelled CSV (same columns as the corpus)."),
+    model_path: Optional[Path] = typer.Option(None, "--model", help="Model file (default: the shipped reply_tagger.skops)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    split: Optional[str] = typer.Option(None, "--split", help="Only rows of this split (train/validation/test); needs a split column."),
+) -> None:
+    """Per-tag precision/recall/F1, support and the share of fine replies flagged.
+
+    Example:  qa-scorer evaluate models/training/corpus.csv --split test --json
+    """
+    from qa_scorer.classifier import SPLITS, CorpusError, evaluate_model
+    from qa_scorer.classifier.files import InputFileError, read_corpus
+
+    try:
+        df = read_corpus(data)
+    except (CorpusError, InputFileError) as exc:
+        _fail(str(exc))
+    if split is not None:
+        if split not in SPLITS:
+            _fail(f"--split must be one of {', '.join(SPLITS)}, got {split!r}")
+        if "split" not in df.columns:
+            _fail(f"{data}: --split {split} given but the file has no 'split' column")
+        df = df[df["split"] == split]
+        if df.empty:
+            _fail(f"{data}: no rows with split == {split!r}")
+    model = _load(model_path)
+    report = evaluate_model(model, df, name=str(data))
+    if as_json:
+        payload = {"data": str(data), "split": split, "model_version": model.version, **report.to_dict()}
+        typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+    else:
+        console.print(_report_table(report, f"{data}" + (f" (split {split})" if split else "")))
+
+
+def tag(
+    text: Optional[str] = typer.Argument(None, help="One reply to tag."),
+    context: str = typer.Option("", "--context", help="The buyer's message the reply answers."),
+    input_path: Optional[Path] = typer.Option(None, "--input", help="CSV with a 'text' column (and optional 'context')."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output CSV for --input (UTF-8 with BOM)."),
+    model_path: Optional[Path] = typer.Option(None, "--model", help="Model file (default: the shipped reply_tagger.skops)."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Processes for --input."),
+    words: bool = typer.Option(False, "--words", help="With --input: also write the tag_words column."),
+) -> None:
+    """Tag one reply (tags, probabilities, the words behind each tag) or a CSV of replies.
+
+    Example:  qa-scorer tag "最后一件了，不拍就没了" --context "还有货吗"
+    Example:  qa-scorer tag --input replies.csv --out tagged.csv
+    """
+    from qa_scorer.classifier import explain
+    from qa_scorer.classifier.files import InputFileError, tag_csv
+
+    if (text is None) == (input_path is None):
+        _fail("give either one TEXT or --input FILE.csv (with --out OUT.csv)")
+    if input_path is not None:
+        if out is None:
+            _fail("--input needs --out OUT.csv")
+        model = _load(model_path)
+        try:
+            tagged = tag_csv(input_path, out, model, workers=workers, with_words=words)
+        except InputFileError as exc:
+            _fail(str(exc))
+        counts = ", ".join(f"{t} {int(tagged[t].sum())}" for t in TAGS)
+        console.print(f"tagged {len(tagged)} rows ({counts}) -> {out}")
+        return
+    model = _load(model_path)
+    result = explain(model, text, context)
+    table = Table(title=f"{text}" + (f"  (买家: {context})" if context else ""))
+    for col in ("tag", "flagged", "p", "threshold", "words"):
+        table.add_column(col, justify="right" if col in ("p", "threshold") else "left")
+    for t, r in result.items():
+        table.add_row(t, "YES" if r["flagged"] else "no", f"{r['p']:.3f}", f"{r['threshold']:.3f}",
+                      ", ".join(w for w, _ in r["words"]))
+    console.print(table)
 
 
 def register(app: typer.Typer) -> None:
-    return None
+    app.command("train")(train)
+    app.command("evaluate")(evaluate)
+    app.command("tag")(tag)
