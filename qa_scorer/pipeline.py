@@ -155,6 +155,44 @@ def score_tables(messages: pd.DataFrame, settings: MetricSettings, rubric, model
     return replies, rounds, conversations
 
 
+def _load_model(path):
+    from qa_scorer.classifier import load_model, tag_replies
+
+    t0 = time.perf_counter()
+    model = load_model(path)
+    tag_replies(pd.DataFrame({"text": ["在的亲"], "context": ["在吗"]}), model, workers=1)  # warm jieba up
+    return model, time.perf_counter() - t0
+
+
+def _describe_model(model, options: AuditOptions) -> dict:
+    """What run.json records about the classifier: which file, which version, which thresholds."""
+    from qa_scorer.classifier import default_model_path
+
+    info = {"path": str(options.model_path) if options.model_path else f"shipped ({default_model_path()})"}
+    if model is not None:
+        info["version"] = getattr(model, "version", None)
+        info["thresholds"] = getattr(model, "thresholds", None)
+        meta = getattr(model, "metadata", {}) or {}
+        info.update({k: meta[k] for k in ("trained_at", "corpus_rows", "seed") if k in meta})
+    return info
+
+
+class _LazyModel:
+    """Resolves the background model load on first use (None when tagging is off)."""
+
+    def __init__(self, executor, job, timings):
+        self.executor, self.job, self.timings, self._model = executor, job, timings, None
+
+    def get(self):
+        if self.job is not None and self._model is None:
+            t0 = time.perf_counter()
+            self._model, self.timings["load_model"] = self.job.result()
+            self.timings["wait_model"] = time.perf_counter() - t0
+        # no idle thread may be left when the classifier forks its worker processes
+        self.executor.shutdown(wait=True)
+        return self._model
+
+
 def _write_workbook_job(path: Path, agents: pd.DataFrame, sheets: dict, max_rows: int, notes: list[str]):
     from qa_scorer.report import write_workbook
 
@@ -332,14 +370,16 @@ def audit(paths: Iterable[str | Path], options: AuditOptions | None = None,
     rubric = rubric_mod.load_rubric(options.rubric_path)
     settings = options.settings
     options.ingest.session_gap_s = settings.session_gap_s
-    model = None
-    if options.tags:
-        from qa_scorer.classifier import load_model
-        model = load_model(options.model_path)
+    # The model (and jieba's dictionary) load in a thread while the exports are read: reading is
+    # mostly pandas/Arrow C code that releases the GIL, so the two overlap.
+    loader = ThreadPoolExecutor(max_workers=1)
+    want_model = options.tags and options.engine == "local"  # Dask workers load their own
+    model = _LazyModel(loader, loader.submit(_load_model, options.model_path) if want_model else None, timings)
 
     chunk_rows = _auto_chunk_rows(paths, options)
     if chunk_rows:
         options.chunk_rows = chunk_rows
+        model = model.get()
         streamed = _stream_tables(paths, options, settings, rubric, model, say, timings, notes)
         stream = streamed["stream"]
         files_report, rejected = stream.files, stream.rejected
@@ -364,6 +404,7 @@ def audit(paths: Iterable[str | Path], options: AuditOptions | None = None,
         n_messages = len(messages)
         period = [messages["sent_at"].min(), messages["sent_at"].max()] if n_messages else None
         say("metrics, tags, scores", 0)
+        model = model.get()
         data_end = messages["sent_at"].max() if n_messages else None
         if options.engine == "dask":
             from qa_scorer.engines.dask_engine import score_tables_dask
@@ -395,7 +436,7 @@ def audit(paths: Iterable[str | Path], options: AuditOptions | None = None,
         "settings": settings.to_dict(),
         "rubric_file": str(options.rubric_path) if options.rubric_path else "default (packaged)",
         "rubric": rubric.to_dict(),
-        "model": (getattr(model, "describe", lambda: {})() if model is not None else None),
+        "model": _describe_model(model, options) if options.tags else None,
         "engine": options.engine,
         "chunk_rows": options.chunk_rows,
     }
