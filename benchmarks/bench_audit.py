@@ -28,22 +28,28 @@ from qa_scorer.pipeline import AuditOptions, audit  # noqa: E402
 
 
 class PeakRSS:
-    """Samples the RSS of this process and all its children in a background thread."""
+    """Samples the memory of this process and all its children in a background thread.
 
-    def __init__(self, interval: float = 0.02):
-        self.interval, self.peak, self._stop = interval, 0, threading.Event()
+    ``peak`` sums RSS (pages shared by forked workers are counted once per process, so this
+    over-counts); ``peak_pss`` sums PSS (shared pages split between the processes sharing
+    them: the physical memory the tree really uses)."""
+
+    def __init__(self, interval: float = 0.05):
+        self.interval, self.peak, self.peak_pss, self._stop = interval, 0, 0, threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self):
         me = psutil.Process()
         while not self._stop.is_set():
-            total = 0
+            rss = pss = 0
             for p in [me, *me.children(recursive=True)]:
                 try:
-                    total += p.memory_info().rss
+                    full = p.memory_full_info()
+                    rss += full.rss
+                    pss += getattr(full, "pss", full.rss)
                 except psutil.Error:
                     pass
-            self.peak = max(self.peak, total)
+            self.peak, self.peak_pss = max(self.peak, rss), max(self.peak_pss, pss)
             time.sleep(self.interval)
 
     def __enter__(self):
@@ -55,17 +61,20 @@ class PeakRSS:
         self._thread.join()
 
 
-def run_one(n: int, repeated: float, workers: int, folder: Path, xlsx: bool, html: bool) -> dict:
+def run_one(n: int, repeated: float, workers: int, folder: Path, xlsx: bool, html: bool,
+            chunk_rows: int | None = None) -> dict:
     data = folder / f"bench_{n}_{repeated}.csv"
     if not data.exists():
         generate(n, repeated=repeated, seed=0).to_csv(data, index=False)
     out = folder / f"out_{n}_{repeated}"
     with PeakRSS() as rss:
         t0 = time.perf_counter()
-        result = audit([data], AuditOptions(out_dir=out, workers=workers, xlsx=xlsx, html=html))
+        result = audit([data], AuditOptions(out_dir=out, workers=workers, xlsx=xlsx, html=html, chunk_rows=chunk_rows))
         wall = time.perf_counter() - t0
-    return {"messages": len(result.messages), "conversations": int(result.conversations.shape[0]),
-            "wall_s": wall, "msgs_per_s": len(result.messages) / wall, "peak_rss_mb": rss.peak / 2**20,
+    n_msgs = result.summary["messages"]
+    return {"messages": n_msgs, "conversations": int(result.conversations.shape[0]),
+            "wall_s": wall, "msgs_per_s": n_msgs / wall, "peak_rss_mb": rss.peak / 2**20,
+            "peak_pss_mb": rss.peak_pss / 2**20,
             "timings": result.timings, "notes": result.notes}
 
 
@@ -77,6 +86,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--no-xlsx", action="store_true")
     ap.add_argument("--no-html", action="store_true")
+    ap.add_argument("--chunk-size", type=int, default=None, help="stream in chunks of this many messages")
     ap.add_argument("--data-dir", type=Path, default=None, help="keep generated inputs here (default: temp)")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else [args.messages]
@@ -84,12 +94,12 @@ def main() -> None:
         folder = args.data_dir or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
         print(f"cores={os.cpu_count()} workers={args.workers} repeated={args.repeated}")
-        print(f"{'messages':>10} {'convs':>7} {'wall s':>7} {'msg/s':>9} {'peak MB':>8}  stages (s)")
+        print(f"{'messages':>10} {'convs':>7} {'wall s':>7} {'msg/s':>9} {'RSS MB':>8} {'PSS MB':>8}  stages (s)")
         for n in sizes:
-            r = run_one(n, args.repeated, args.workers, folder, not args.no_xlsx, not args.no_html)
+            r = run_one(n, args.repeated, args.workers, folder, not args.no_xlsx, not args.no_html, args.chunk_size)
             stages = " ".join(f"{k}={v:.2f}" for k, v in r["timings"].items())
             print(f"{r['messages']:>10,} {r['conversations']:>7,} {r['wall_s']:>7.2f} {r['msgs_per_s']:>9,.0f} "
-                  f"{r['peak_rss_mb']:>8,.0f}  {stages}", flush=True)
+                  f"{r['peak_rss_mb']:>8,.0f} {r['peak_pss_mb']:>8,.0f}  {stages}", flush=True)
             for note in r["notes"]:
                 print(f"{'':>10} note: {note}")
 
