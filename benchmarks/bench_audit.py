@@ -13,52 +13,17 @@ import argparse
 import os
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _memory import PeakRSS  # noqa: E402
 from gen_data import generate  # noqa: E402
 
 from qa_scorer.pipeline import AuditOptions, audit  # noqa: E402
-
-
-class PeakRSS:
-    """Samples the memory of this process and all its children in a background thread.
-
-    ``peak`` sums RSS (pages shared by forked workers are counted once per process, so this
-    over-counts); ``peak_pss`` sums PSS (shared pages split between the processes sharing
-    them: the physical memory the tree really uses)."""
-
-    def __init__(self, interval: float = 0.05):
-        self.interval, self.peak, self.peak_pss, self._stop = interval, 0, 0, threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        me = psutil.Process()
-        while not self._stop.is_set():
-            rss = pss = 0
-            for p in [me, *me.children(recursive=True)]:
-                try:
-                    full = p.memory_full_info()
-                    rss += full.rss
-                    pss += getattr(full, "pss", full.rss)
-                except psutil.Error:
-                    pass
-            self.peak, self.peak_pss = max(self.peak, rss), max(self.peak_pss, pss)
-            time.sleep(self.interval)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
 
 
 def run_one(n: int, repeated: float, workers: int, folder: Path, xlsx: bool, html: bool,

@@ -11,14 +11,18 @@ workers=1 and workers=2 and prints replies/second and the peak RSS of the whole 
 from __future__ import annotations
 
 import argparse
-import threading
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import psutil
 
 from qa_scorer.classifier import features, load_model, tag_replies
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _memory import PeakRSS  # noqa: E402
 
 OPENERS = ["亲", "亲亲", "您好", "在的呢亲", "好的亲", "嗯嗯", "亲爱的", "哈喽亲", "", "宝宝"]
 ANSWERS = [
@@ -81,43 +85,6 @@ def make_replies(rows: int, seed: int = 0) -> pd.DataFrame:
     ctx_clause = np.array(["".join(row[:k]) for row, k in zip(ctx_picks, ctx_lengths)], dtype=object)
     context[~ctx_repeated] = q[rng.integers(len(q), size=n_ctx)] + "，" + ctx_clause
     return pd.DataFrame({"text": text, "context": context})
-
-
-class PeakRSS:
-    """Samples memory of this process and all its children until stopped.
-
-    ``peak`` sums RSS over the tree (forked workers share pages with the parent, so this
-    counts shared pages more than once: an upper bound); ``peak_pss`` sums PSS (shared pages
-    split between the processes sharing them), which is what the tree really occupies.
-    """
-
-    def __init__(self, interval: float = 0.05):
-        self.interval, self.peak, self.peak_pss = interval, 0, 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        me = psutil.Process()
-        while not self._stop.is_set():
-            rss = pss = 0
-            for p in [me, *me.children(recursive=True)]:
-                try:
-                    info = p.memory_full_info()
-                    rss += info.rss
-                    pss += getattr(info, "pss", info.rss)
-                except psutil.Error:
-                    pass
-            self.peak = max(self.peak, rss)
-            self.peak_pss = max(self.peak_pss, pss)
-            time.sleep(self.interval)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
 
 
 def main() -> None:

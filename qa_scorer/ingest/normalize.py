@@ -232,18 +232,14 @@ def finish_batch(rows: pd.DataFrame, *, agents: set[str] | None = None, session_
     order = np.lexsort((seq, t, conv_rank, start))
     in_order = bool(np.all(order[1:] > order[:-1])) if n > 1 else True
     if not in_order:
-        conv_code, role, sender_code, agent_side, has_shop, s_codes_o = (
-            conv_code[order], role[order], sender_code[order], agent_side[order], has_shop[order], s_codes[order])
+        conv_code, role, sender_code, agent_side = conv_code[order], role[order], sender_code[order], agent_side[order]
         conv_rank = conv_rank[order]
-    else:
-        s_codes_o = s_codes
 
     # --- serving agent (first human agent) and shop, per conversation (codes, -1 = none)
     by_conv = pd.Series(conv_rank)
     human = role == AGENT
     first_agent = pd.Series(np.where(human, sender_code, np.nan)).groupby(by_conv).transform("first")
     first_side = pd.Series(np.where(agent_side, sender_code, np.nan)).groupby(by_conv).transform("first")
-    serving = first_agent.fillna(first_side)
     shop_src = np.where(first_agent.notna(), first_agent, first_side)
     shop_code = np.where(np.isnan(shop_src), -1, np.nan_to_num(shop_src, nan=0).astype(np.int64) % n_senders)
     shop_names = np.append(u_shop, "")
