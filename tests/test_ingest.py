@@ -237,3 +237,12 @@ def test_same_conversations_in_four_formats_give_identical_tables(write):
 def test_timestamp_formats(value, expected):
     from qa_scorer.ingest import parse_timestamps
     assert parse_timestamps(pd.Series([value]))[0] == pd.Timestamp(expected)
+
+
+def test_blank_lines_keep_line_numbers_right(write):
+    # Arrow's fast reader skips blank lines; the reader must notice and count them anyway.
+    text = ("sent_at,sender,text\n2026-11-20 10:00:00,buyer,在吗\n\n"
+            "2026-11-20 10:00:20,店:小美,\"在的\n亲\"\n\n2026-11-20 10:01:00,buyer,好的\n")
+    m = read_paths([write("blank.csv", text)]).messages
+    assert m["source_line"].tolist() == [2, 4, 7]
+    assert m["text"].tolist() == ["在吗", "在的\n亲", "好的"]
