@@ -62,7 +62,7 @@ def audit_command(
     platform: Optional[str] = typer.Option(None, "--platform",
                                            help=f"Platform preset: {'|'.join(PLATFORM_PRESETS)}."),
     settings_file: Optional[Path] = typer.Option(None, "--settings", exists=True, dir_okay=False,
-                                                 help="TOML file with a [metrics] table of thresholds."),
+                                                 help="TOML file with a \\[metrics] table of thresholds."),
     service_hours: Optional[str] = typer.Option(None, "--service-hours", help="e.g. 08:00-24:00."),
     within_seconds: Optional[int] = typer.Option(None, "--within-seconds", help="3-minute-rate threshold (180)."),
     slow_seconds: Optional[int] = typer.Option(None, "--slow-seconds", help="Slow round threshold (120)."),
