@@ -160,6 +160,33 @@ def test_cross_feature_marks_bare_ack_to_a_question_only():
     assert list(cross[:, names.index("x:reply_len_3_5")]) == [0, 0, 1, 0]
 
 
+def test_cross_features_tell_yes_no_questions_from_wh_questions():
+    # Hand-checked: a yes/no question answered by a fitting yes/no word is marked as answered;
+    # the same word after a wh-question, a bare refusal of a request and size advice get their own marks.
+    names = list(F.CROSS_FEATURES)
+    pairs = pd.DataFrame({
+        "text": ["不会", "是的", "有的", "有的亲", "可以的", "不能", "不能哦", "正常", "拍43", "拍43"],
+        "context": ["会不会小", "加厚浴巾是纯棉的吗", "薄荷绿呢", "哪个更保暖", "这件衣服有色差吗",
+                    "能今天发吗，周末要用", "这个能机洗吗", "偏大还是偏小呀", "我平时穿42", "在吗"],
+    })
+    fz = F.ReplyFeaturizer(word_min_df=1, char_min_df=1, context_min_df=1).fit(pairs)
+    cross = fz.transform(pairs)[:, -len(names):].toarray()
+
+    def col(name):
+        return list(cross[:, names.index(name)].astype(int))
+
+    assert col("x:context_yesno_question") == [1, 1, 1, 0, 1, 1, 1, 0, 0, 0]  # "在吗" is a greeting
+    assert col("x:context_wh_question") == [0, 0, 0, 1, 0, 0, 0, 1, 0, 0]
+    assert col("x:yesno_answered") == [1, 1, 1, 0, 1, 1, 1, 0, 0, 0]
+    # "可以的" does not fit "有色差吗" (the corpus labels it unhelpful); the others fit.
+    assert col("x:yesno_answered_matching") == [1, 1, 1, 0, 0, 1, 1, 0, 0, 0]
+    assert col("x:wh_yesno_word") == [0, 0, 0, 1, 0, 0, 0, 0, 0, 0]
+    assert col("x:wh_short_vague") == [0, 0, 0, 0, 0, 0, 0, 1, 0, 0]
+    assert col("x:request_bare_refusal") == [0, 0, 0, 0, 0, 1, 0, 0, 0, 0]
+    assert col("x:size_advice_asked") == [0, 0, 0, 0, 0, 0, 0, 0, 1, 0]
+    assert col("x:size_advice_unasked") == [0, 0, 0, 0, 0, 0, 0, 0, 0, 1]
+
+
 def test_transform_of_repeated_rows_equals_row_by_row_and_tokenises_each_string_once(monkeypatch, corpus):
     fz = F.ReplyFeaturizer().fit(corpus)
     df = pd.DataFrame({"text": ["有的亲", "最后一件了", "有的亲", "有的亲", "最后一件了"],

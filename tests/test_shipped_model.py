@@ -92,11 +92,30 @@ CLEAR_CASES = [
     ("亲，满199减20，活动到月底都有的", "有优惠吗", set(), FINE),
     ("您身高165的话建议拍M码哦", "165穿多大", set(), FINE),
     ("好的呢亲，已经帮您备注了", "帮我备注一下送人", set(), FINE),
+    # Short complete answers to yes/no questions (from the sample transcripts, not in the corpus):
+    # brevity alone is not unhelpful.
+    ("有的", "薄荷绿呢", set(), FINE),
+    ("有", "浴巾和毛巾有套装吗", set(), FINE),
+    ("是的", "加厚浴巾是纯棉的吗", set(), FINE),
+    ("不会", "会不会小", set(), FINE),
+    ("不会", "冬天想穿袜子穿，会不会挤", set(), FINE),
+    ("有", "被子有8斤的吗 在不在啊", set(), FINE),
+    # Size advice after a size question is an answer, not a push.
+    ("拍43", "我平时穿42", set(), FINE),
+    # Short non-answers to wh-questions, and a bare refusal of a request, stay unhelpful.
+    ("有的亲", "这款卫衣哪个颜色最耐脏", {"unhelpful"}, {"pushy", "overclaim"}),
+    ("是的", "这个床垫多厚", {"unhelpful"}, {"pushy", "overclaim"}),
+    ("正常", "这个鞋子几天能到", {"unhelpful"}, {"pushy", "overclaim"}),
+    ("自己算", "三件一共多少钱", {"unhelpful"}, {"pushy", "overclaim"}),
+    ("不行", "能帮我改成顺丰吗", {"unhelpful"}, {"pushy", "overclaim"}),
 ]
 KNOWN_MISSES = {
     # Pushing while ignoring the question: p_pushy 0.68 < threshold 0.93 (the model needs the
     # scarcity/deadline words it saw in training; a bare "赶紧拍吧" is weaker evidence).
-    "赶紧拍吧亲，别想了": "pushy missed: p_pushy 0.68 is below the shipped threshold 0.93",
+    "赶紧拍吧亲，别想了": "pushy missed: p_pushy 0.50 is below the shipped threshold 0.84",
+    # Regression of the short-answer retrain: p_rude 0.80 is just under the rude threshold, which
+    # the threshold rule moved from 0.81 to 0.83 on the new held-out predictions.
+    "爱买不买": "rude missed: p_rude 0.80 is below the shipped threshold 0.83",
 }
 
 

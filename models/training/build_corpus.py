@@ -9,7 +9,12 @@ Steps (each one reports its counts):
    are dropped and listed (the disagreement means the row is ambiguous);
 3. split 70/15/15 by *group*: rows sharing ``source`` are variants of one base sentence and
    must stay together, and groups that contain the same reply text (ignoring punctuation and
-   spaces) are joined too, so no test reply has a twin in training;
+   spaces) are joined too, so no test reply has a twin in training.  The split is *stable*:
+   the rows of the original parts (``EXPECTED_PARTS``) are split exactly as before they had
+   company; a unit of a later part that shares a group or reply text with them follows their
+   split (when they disagree, the split holding most of them; the rows moved are listed);
+   units made only of later-part rows are split 70/15/15 among themselves.  So adding a part
+   never reshuffles the test split the earlier figures were measured on;
 4. write corpus.csv (UTF-8) with a ``split`` column.
 """
 
@@ -80,6 +85,40 @@ def split_units(df: pd.DataFrame) -> pd.Series:
     return pd.Series([f"unit{labels[i]:05d}" for i in source_idx], index=df.index)
 
 
+def stable_split(df: pd.DataFrame, units: pd.Series, seed: int) -> pd.Series:
+    """Split by unit, keeping the rows of ``EXPECTED_PARTS`` exactly where they were without later parts."""
+    is_base = df["part"].isin(EXPECTED_PARTS)
+    split = pd.Series("", index=df.index, dtype=object)
+    if is_base.any():
+        base = df[is_base]
+        split[is_base] = split_by_group(split_units(base), seed=seed).to_numpy()
+    # Per joined unit: the split most of its base rows are in ("" when it has none).
+    base_split = split[is_base].groupby(units[is_base]).agg(lambda s: s.value_counts().index[0])
+    unit_split = units.map(base_split).fillna("")
+    moved = is_base & (unit_split != "") & (unit_split != split)
+    if moved.any():
+        print(f"  {int(moved.sum())} rows of the original parts follow a later part's unit into another split:")
+        for _, row in df[moved].iterrows():
+            print(f"    {row['text']!r} | {row['context']!r} {split[_]} -> {unit_split[_]}")
+    new_only = unit_split == ""
+    out = unit_split.where(~new_only, "")
+    if new_only.any():
+        out[new_only] = split_by_group(units[new_only], seed=seed).to_numpy()
+    print(f"  rows of later parts: {int((~is_base).sum())}, of which {int((~is_base & ~new_only).sum())} "
+          f"follow an original unit's split and {int(new_only.sum())} are split among themselves")
+    return out
+
+
+def check_disjoint(df: pd.DataFrame) -> None:
+    """Stop when a source group or a reply text (punctuation-insensitive) sits in two splits."""
+    key = df["text"].str.lower().str.replace(r"[\W_]+", "", regex=True)
+    for name, col in (("source group", df["source"]), ("reply text", key)):
+        n_splits = df.groupby(col.to_numpy())["split"].nunique()
+        if (n_splits > 1).any():
+            raise CorpusError(f"{name}s in several splits: {', '.join(map(str, n_splits[n_splits > 1].index[:5]))}")
+    print("split check: every source group and every reply text sits in one split")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seed", type=int, default=0)
@@ -112,7 +151,8 @@ def main() -> None:
     sizes = units.value_counts()
     print(f"{kept['source'].nunique()} source groups -> {len(sizes)} split units "
           f"(largest unit {sizes.iloc[0]} rows, {(sizes > 1).sum()} units with several rows)")
-    kept = kept.assign(split=split_by_group(units, seed=args.seed).to_numpy())
+    kept = kept.assign(split=stable_split(kept, units, seed=args.seed).to_numpy())
+    check_disjoint(kept)
 
     out = kept[COLUMNS + ["split"]].reset_index(drop=True)
     out.to_csv(args.out, index=False, encoding="utf-8")

@@ -49,8 +49,63 @@ _ACK_ONLY = re.compile(
     re.IGNORECASE,
 )
 
-# Question words of an open (wh-) question: a bare "嗯/好的" cannot answer these at all.
-_WH_QUESTION = re.compile(r"什么|怎么|怎样|多少|哪|几|多久|多长|多大|多重|多高|为什么|为啥|咋|啥|如何")
+# Question words of an open (wh-) question: a bare "嗯/好的/有的" cannot answer these at all.
+# "A还是B" (a choice) is counted here too: "是的/可以" does not pick one of the two.
+_WH_QUESTION = re.compile(r"什么|怎么|怎样|多少|哪|几|多久|多长|多大|多重|多高|多宽|多厚|多深|为什么|为啥|咋|啥|如何|还是")
+# A yes/no question: a particle 吗/嘛 closing a clause, an A-not-A form (会不会, 有没有, 能不能,
+# 是不是, 可不可以, 大不大 ...), or an elliptical "X呢" at the end ("薄荷绿呢" after "有粉色吗").
+# Only counted when there is no wh-word (``_WH_QUESTION``), see ``_context_flags``.
+_CLAUSE_END = r"(?=[\s?？~～。.!！,，|、]|$)"
+_YESNO_QUESTION = re.compile(
+    r"[吗嘛]" + _CLAUSE_END + r"|(?<![什怎这那多])么" + _CLAUSE_END
+    + r"|有没有|有木有|可不可以|([\u4e00-\u9fff])不\1|对吧|是吧|好吧|行吧|呢[\s?？~～。.!！]*$"
+)
+# A buyer *request* (ship today, mix colours, cheaper, change the address ...) as opposed to a
+# question about the product: a bare "不行/不能" refuses a request without reason (unhelpful),
+# while "不能" to "这个能机洗吗" is a complete answer.
+_REQUEST = re.compile(
+    r"(?:能|可以|可不可以|能不能|行不行|帮我|帮忙|给我|麻烦|可否).{0,8}?"
+    r"(?:发|送|寄|便宜|少点|少一点|优惠|打折|抹零|降价|改|换|退|包邮|赠|混|备注|加急|开票|发票|补|返|保价|"
+    r"延|推迟|约|上门|定制|指定|合并|拆|留|预留|分开|先用|试用|试穿)"
+)
+# A reply that is only a yes/no word (with an optional address before and particles after):
+# 有/有的/没有/是的/不是/会/不会/可以/能/不能/行/对 ... + 亲/哦/呢/的.  Group 1 is the verb the
+# answer is about; it is checked against the question (``_YESNO_KEYS``).
+_YESNO_REPLY = re.compile(
+    r"^(?:亲亲|亲爱的|亲|宝宝|宝子|您好|你好)?(?:嗯+|恩+|对+)?"
+    r"(?:不|没)?(有|是|对|会|可以|阔以|能|行|要|用|需要|适合|支持|包|送|带|一样|合适|够)"
+    r"(?:[亲哦呢的呀哈噢滴啦嗯喔呐哒捏]|亲亲|宝宝|宝子|有的|哈哈)*$"
+)
+# Refusal words (a subset of the yes/no replies plus the plain "no way" forms).
+_REFUSAL_REPLY = re.compile(
+    r"^(?:亲亲|亲|宝宝|宝子)?(?:不行|不能|不可以|不可|没办法|没法|不支持|做不到|办不到|不退|不换|不改|改不了|"
+    r"发不了|不送|不包|不可能)(?:[亲哦呢的呀哈噢滴啦喔]|亲亲)*$"
+)
+# Which words in a question a yes/no answer verb answers ("有的" answers "有...吗"; "可以" answers
+# "能...吗"; "是的/对" answer any yes/no question).
+_YESNO_KEYS = {
+    "有": "有|还有|没货|现货",
+    "能": "能|可以|可不可以|阔以|行",
+    "会": "会",
+    "要": "要|用|需",
+    "合": "适合|合适|合身|能穿|穿得|够",
+    "包": "包|送|带|赠|附",
+    "一": "一样|同款|区别|差别",
+}
+_YESNO_GROUP_OF_VERB = {"有": "有", "可以": "能", "阔以": "能", "能": "能", "行": "能", "会": "会",
+                        "要": "要", "用": "要", "需要": "要", "适合": "合", "合适": "合", "够": "合",
+                        "支持": "能", "包": "包", "送": "包", "带": "包", "一样": "一",
+                        "是": "*", "对": "*"}
+_YESNO_GROUPS = tuple(_YESNO_KEYS)
+# Size advice: the reply names a size/variant to order ("拍43", "建议M码", "拍大一码") -- after a
+# size question this is an answer, not a push.
+_SIZE_ADVICE = re.compile(
+    r"(?:拍|选|买|建议|推荐|穿|要|拿|下单)\s*(?:\d{2,3}(?:码|号|cm|的)?|[smlx]{1,3}l?(?:码|号)?(?![a-z])|"
+    r"[大小]一[码号]|[大小]半[码号]|均码|正常码|平时的码|偏大的|偏小的)"
+)
+# "在吗 / 在不在 / 有人吗" are greetings, not yes/no questions about anything.
+_GREETING_QUESTION = re.compile(r"(?:亲|你好|您好|客服)?(?:在吗|在嘛|在么|在不在[啊呀]?|有人吗|有人在吗)")
+_SIZE_CONTEXT = re.compile(r"码|穿|身高|体重|斤|公斤|kg|cm|厘米|尺寸|偏大|偏小|脚|腰围|胸围|肩宽|号|\d{2,3}")
 # Something specific in a short reply: a number, a size/model code, a counted unit ("一年", "两天").
 _SPECIFIC = re.compile(r"[0-9a-z]|[一二两三四五六七八九十百千万半][个件天年月周斤码号元块次克斤升米寸]")
 # Characters that do not count when checking whether a reply picks up a word of the question.
@@ -66,16 +121,28 @@ CROSS_LABELS = {
     "x:reply_ack_only": "〔只有嗯/好的〕",
     "x:reply_question": "〔反问〕",                      # the reply itself asks something back
     "x:reply_specific": "〔有具体信息〕",                 # numbers, sizes, units
+    "x:reply_yesno_word": "〔只回有/是/会/可以〕",        # the reply is only a yes/no word
+    "x:reply_refusal_word": "〔只回不行/不能〕",
     "x:context_present": "〔有买家消息〕",
     "x:context_question": "〔买家在提问〕",
     "x:context_wh_question": "〔买家问什么/怎么/多少〕",
+    "x:context_yesno_question": "〔买家问是不是/有没有〕",  # a yes/no question without a wh-word
+    "x:context_request": "〔买家提要求〕",
     "x:question_ack_only": "〔提问只回嗯/好的〕",          # buyer asked, reply is only "嗯/好的"
     "x:wh_question_ack_only": "〔问什么只回嗯/好的〕",
-    "x:question_len_1_2": "〔提问只回1-2字〕",
-    "x:question_len_3_5": "〔提问只回3-5字〕",
     "x:question_empty": "〔提问回空〕",
-    "x:question_short_unrelated": "〔短回复没接问题〕",    # short, no word of the question, nothing specific
+    # Short replies (1-5 characters) split by the kind of question, instead of "any short reply
+    # to any question", which made "short" look like "unhelpful".
+    "x:yesno_answered": "〔是非问只回是/否〕",            # yes/no question, yes/no word
+    "x:yesno_answered_matching": "〔是非问答对了词〕",     # ... and the word fits the question (有->有吗)
+    "x:yesno_short_other": "〔是非问短回复没答是否〕",     # yes/no question, short, neither yes/no nor specific
+    "x:wh_yesno_word": "〔问什么只回有/是〕",              # wh-question answered by a yes/no word
+    "x:wh_short_vague": "〔问什么短回复无具体信息〕",       # wh-question, short, nothing specific
+    "x:request_bare_refusal": "〔要求只回不行〕",          # a request refused with a bare 不行/不能
+    "x:question_short_unrelated": "〔短回复没接问题〕",    # other questions: short, no word of the question
     "x:question_short_answering": "〔短回复接住问题〕",    # short but picks up the question or is specific
+    "x:size_advice_asked": "〔问尺码后建议拍哪个〕",       # "拍43" after "我平时穿42"
+    "x:size_advice_unasked": "〔没问尺码就让拍〕",
     "x:no_context_ack_only": "〔只有嗯/好的〕",
 }
 CROSS_FEATURES = tuple(CROSS_LABELS)
@@ -178,14 +245,23 @@ def _reply_flags(strings) -> dict[str, np.ndarray]:
     bare = s.str.replace(_NON_CONTENT, "", regex=True)
     n = bare.str.len().to_numpy(dtype=np.int64)
     short = n <= 6
+    # Only short strings can be a bare acknowledgement / yes-no word; skip the regexes for the rest.
+    short_bare = bare.where(short, "")
+    yesno_verb = short_bare.str.extract(_YESNO_REPLY, expand=False).fillna("")
+    group = yesno_verb.map(_YESNO_GROUP_OF_VERB).fillna("")
     return {
         "empty": n == 0,
         "len_1_2": (n >= 1) & (n <= 2),
         "len_3_5": (n >= 3) & (n <= 5),
         "len_6_14": (n >= 6) & (n <= 14),
         "len_15_plus": n >= 15,
-        # Only short strings can be a bare acknowledgement; skip the regex for the rest.
-        "ack_only": short & bare.where(short, "").str.fullmatch(_ACK_ONLY).fillna(False).to_numpy(dtype=bool),
+        "ack_only": short & short_bare.str.fullmatch(_ACK_ONLY).fillna(False).to_numpy(dtype=bool),
+        "yesno": (yesno_verb != "").to_numpy(dtype=bool),
+        # index into _YESNO_GROUPS, len(_YESNO_GROUPS) for "answers any yes/no question" (是/对), -1 for none
+        "yesno_group": group.map({g: i for i, g in enumerate((*_YESNO_GROUPS, "*"))}).fillna(-1)
+                            .to_numpy(dtype=np.int64),
+        "refusal": short & short_bare.str.fullmatch(_REFUSAL_REPLY).fillna(False).to_numpy(dtype=bool),
+        "size_advice": (n <= 20) & s.str.lower().str.contains(_SIZE_ADVICE, regex=True).to_numpy(dtype=bool),
         "question": s.str.contains(r"[?？]", regex=True).to_numpy(dtype=bool),
         "specific": bare.str.contains(_SPECIFIC, regex=True).to_numpy(dtype=bool),
         "bare": bare.to_numpy(dtype=object),
@@ -198,7 +274,21 @@ def _context_flags(strings) -> dict[str, np.ndarray]:
     present = bare.str.len().to_numpy() > 0
     question = s.str.contains(_QUESTION, regex=True).to_numpy(dtype=bool) & present
     wh = s.str.contains(_WH_QUESTION, regex=True).to_numpy(dtype=bool) & present
-    return {"present": present, "question": question, "wh": wh, "bare": bare.to_numpy(dtype=object)}
+    # str.count, not str.contains: the A-not-A backreference needs a group, which contains() warns about.
+    yesno = ((s.str.replace(_GREETING_QUESTION, "", regex=True).str.count(_YESNO_QUESTION) > 0)
+             .to_numpy(dtype=bool) & present & ~wh)
+    # (n, groups + 1): does the question contain a word that yes/no answer group k answers?
+    # The last column ("是/对") answers every yes/no question.
+    keys = np.column_stack([s.str.contains(_YESNO_KEYS[g], regex=True).to_numpy(dtype=bool)
+                            for g in _YESNO_GROUPS] + [np.ones(len(s), dtype=bool)])
+    # An elliptical "X呢" ("薄荷绿呢") repeats the previous yes/no question about another item:
+    # any yes/no word fits it.
+    elliptical = s.str.contains(r"^[^|]{0,8}呢[\s?？~～。.!！]*$", regex=True).to_numpy(dtype=bool)
+    keys |= elliptical[:, None]
+    return {"present": present, "question": question | yesno | wh, "wh": wh, "yesno": yesno,
+            "request": s.str.contains(_REQUEST, regex=True).to_numpy(dtype=bool) & present,
+            "size": s.str.lower().str.contains(_SIZE_CONTEXT, regex=True).to_numpy(dtype=bool) & present,
+            "yesno_keys": keys, "bare": bare.to_numpy(dtype=object)}
 
 
 def _picks_up_question(replies: np.ndarray, contexts: np.ndarray) -> np.ndarray:
@@ -209,15 +299,24 @@ def _picks_up_question(replies: np.ndarray, contexts: np.ndarray) -> np.ndarray:
 
 def cross_features(reply_flags: dict[str, np.ndarray], context_flags: dict[str, np.ndarray]) -> sp.csr_matrix:
     """The ``x:`` block for rows whose reply/context flags are given (already row-aligned)."""
-    q, wh = context_flags["question"], context_flags["wh"]
-    ack = reply_flags["ack_only"]
+    q, wh, yesno = context_flags["question"], context_flags["wh"], context_flags["yesno"]
+    ack, yesno_word = reply_flags["ack_only"], reply_flags["yesno"]
     short = reply_flags["len_1_2"] | reply_flags["len_3_5"]
+    other_q = q & ~wh & ~yesno
     # The character-overlap test is a Python loop, so it runs only where it matters: short
-    # replies to a question.
+    # replies to a question that is neither wh nor yes/no.
     picks_up = np.zeros(len(q), dtype=bool)
-    rows = np.flatnonzero(q & short)
+    rows = np.flatnonzero(other_q & short)
     picks_up[rows] = _picks_up_question(reply_flags["bare"][rows], context_flags["bare"][rows])
     answering = picks_up | reply_flags["specific"]
+    # Does the yes/no word fit the question ("有的" to "有...吗", "不会" to "会不会小")?
+    group = reply_flags["yesno_group"]
+    matching = np.zeros(len(q), dtype=bool)
+    has_group = group >= 0
+    matching[has_group] = context_flags["yesno_keys"][np.flatnonzero(has_group), group[has_group]]
+    yesno_answered = yesno & yesno_word
+    refusal = reply_flags["refusal"]
+    size_advice = reply_flags["size_advice"]
     columns = {
         "x:reply_empty": reply_flags["empty"],
         "x:reply_len_1_2": reply_flags["len_1_2"],
@@ -227,16 +326,26 @@ def cross_features(reply_flags: dict[str, np.ndarray], context_flags: dict[str, 
         "x:reply_ack_only": ack,
         "x:reply_question": reply_flags["question"],
         "x:reply_specific": reply_flags["specific"],
+        "x:reply_yesno_word": yesno_word,
+        "x:reply_refusal_word": refusal,
         "x:context_present": context_flags["present"],
         "x:context_question": q,
         "x:context_wh_question": wh,
+        "x:context_yesno_question": yesno,
+        "x:context_request": context_flags["request"],
         "x:question_ack_only": q & ack,
         "x:wh_question_ack_only": wh & ack,
-        "x:question_len_1_2": q & reply_flags["len_1_2"],
-        "x:question_len_3_5": q & reply_flags["len_3_5"],
         "x:question_empty": q & reply_flags["empty"],
-        "x:question_short_unrelated": q & short & ~ack & ~answering,
-        "x:question_short_answering": q & short & ~ack & answering,
+        "x:yesno_answered": yesno_answered,
+        "x:yesno_answered_matching": yesno_answered & matching,
+        "x:yesno_short_other": yesno & short & ~ack & ~yesno_word & ~refusal & ~reply_flags["specific"],
+        "x:wh_yesno_word": wh & (yesno_word | refusal),
+        "x:wh_short_vague": wh & short & ~ack & ~yesno_word & ~reply_flags["specific"],
+        "x:request_bare_refusal": context_flags["request"] & refusal,
+        "x:question_short_unrelated": other_q & short & ~ack & ~answering,
+        "x:question_short_answering": other_q & short & ~ack & answering,
+        "x:size_advice_asked": size_advice & context_flags["size"],
+        "x:size_advice_unasked": size_advice & ~context_flags["size"],
         "x:no_context_ack_only": ~context_flags["present"] & ack,
     }
     dense = np.column_stack([columns[name] for name in CROSS_FEATURES]).astype(np.float64)

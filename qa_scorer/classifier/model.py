@@ -228,7 +228,7 @@ def _precision_at(y: np.ndarray, p: np.ndarray, t: float) -> tuple[float, int]:
 
 
 def choose_thresholds(y_true: pd.DataFrame, proba: pd.DataFrame, *, target_precision: float = 0.9,
-                      margin: float = 0.02, min_threshold: float = 0.3,
+                      margin: float = 0.04, min_threshold: float = 0.3,
                       max_fine_flag_rate: float = 0.01) -> tuple[dict[str, float], dict[str, Any]]:
     """Per-tag thresholds from validation labels and probabilities.
 
@@ -321,7 +321,7 @@ def out_of_fold_proba(df: pd.DataFrame, seed: int = 0, folds: int = 5, calibrati
 
 
 def train_model(corpus_df: pd.DataFrame, seed: int = 0, *, name: str = "corpus",
-                target_precision: float = 0.9, margin: float = 0.02, min_threshold: float = 0.3,
+                target_precision: float = 0.9, margin: float = 0.04, min_threshold: float = 0.3,
                 max_fine_flag_rate: float = 0.01, calibration_folds: int = 3,
                 threshold_folds: int = 5) -> ReplyClassifier:
     """Fit on the ``train`` split, choose thresholds on held-out predictions; never look at ``test``.

@@ -31,8 +31,9 @@ def output_columns(tags=TAGS) -> list[str]:
 _WORDLESS = re.compile(r"[\W_]+")
 # Cross features worth showing as a reason (the rest are plain length/presence buckets).
 _SHOWN_CROSSES = frozenset({"x:reply_empty", "x:reply_ack_only", "x:question_ack_only", "x:wh_question_ack_only",
-                            "x:question_len_1_2", "x:question_len_3_5", "x:question_empty",
-                            "x:question_short_unrelated", "x:no_context_ack_only"})
+                            "x:question_empty", "x:question_short_unrelated", "x:no_context_ack_only",
+                            "x:wh_yesno_word", "x:wh_short_vague", "x:request_bare_refusal",
+                            "x:yesno_short_other", "x:size_advice_unasked"})
 
 
 def _shown_label(name: str) -> str:
