@@ -141,7 +141,7 @@ def normalize_file(frame: pd.DataFrame, source_file: str) -> tuple[pd.DataFrame,
         "reason": reasons[bad],
         "raw": _raw_repr(frame, bad),
     })
-    return out[~bad], rejected
+    return (out[~bad] if bad.any() else out), rejected  # no copy when nothing is rejected
 
 
 STR = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' default "str" dtype
