@@ -40,6 +40,7 @@ class AuditOptions:
     xlsx_max_rows: int = 10_000       # rows per sheet in audit.xlsx (the CSVs always hold everything)
     worst_n: int = 20                 # conversations rendered as chats in report.html
     chunk_rows: int | None = None     # stream the input in chunks of this many messages (whole conversations)
+    tag_pool_above_bytes: int = 16 << 20  # inputs this big get model-holding worker processes
     stream_above_bytes: int = 1 << 30 # ... or automatically when the input files are larger than this
     engine: str = "local"             # "local" or "dask"
     scheduler: str | None = None      # dask.distributed scheduler address (None: local cluster)
@@ -133,9 +134,12 @@ def score_tables(messages: pd.DataFrame, settings: MetricSettings, rubric, model
 
     t = time.perf_counter()
     if model is not None:
-        from qa_scorer.classifier import tag_replies
         human = ~replies["is_auto"].astype(bool)
-        tagged = tag_replies(replies.loc[human], model, workers=workers or os.cpu_count() or 1)
+        if hasattr(model, "tag"):  # TagWorkers: the model lives in worker processes
+            tagged = model.tag(replies.loc[human])
+        else:
+            from qa_scorer.classifier import tag_replies
+            tagged = tag_replies(replies.loc[human], model, workers=workers or os.cpu_count() or 1)
         replies = replies.copy()
         new_cols = [c for c in tagged.columns if c not in replies.columns]
         for c in new_cols:
@@ -155,19 +159,12 @@ def score_tables(messages: pd.DataFrame, settings: MetricSettings, rubric, model
     return replies, rounds, conversations
 
 
-def _load_model(path):
-    from qa_scorer.classifier import load_model, tag_replies
-
-    t0 = time.perf_counter()
-    model = load_model(path)
-    tag_replies(pd.DataFrame({"text": ["在的亲"], "context": ["在吗"]}), model, workers=1)  # warm jieba up
-    return model, time.perf_counter() - t0
-
-
 def _describe_model(model, options: AuditOptions) -> dict:
     """What run.json records about the classifier: which file, which version, which thresholds."""
-    from qa_scorer.classifier import default_model_path
+    from qa_scorer.model_files import default_model_path
 
+    if hasattr(model, "describe"):
+        return model.describe()
     info = {"path": str(options.model_path) if options.model_path else f"shipped ({default_model_path()})"}
     if model is not None:
         info["version"] = getattr(model, "version", None)
@@ -175,22 +172,6 @@ def _describe_model(model, options: AuditOptions) -> dict:
         meta = getattr(model, "metadata", {}) or {}
         info.update({k: meta[k] for k in ("trained_at", "corpus_rows", "seed") if k in meta})
     return info
-
-
-class _LazyModel:
-    """Resolves the background model load on first use (None when tagging is off)."""
-
-    def __init__(self, executor, job, timings):
-        self.executor, self.job, self.timings, self._model = executor, job, timings, None
-
-    def get(self):
-        if self.job is not None and self._model is None:
-            t0 = time.perf_counter()
-            self._model, self.timings["load_model"] = self.job.result()
-            self.timings["wait_model"] = time.perf_counter() - t0
-        # no idle thread may be left when the classifier forks its worker processes
-        self.executor.shutdown(wait=True)
-        return self._model
 
 
 def _write_workbook_job(path: Path, agents: pd.DataFrame, sheets: dict, max_rows: int, notes: list[str]):
@@ -348,16 +329,13 @@ def _auto_chunk_rows(paths, options: AuditOptions) -> int | None:
         return options.chunk_rows
     if options.engine != "local":
         return None
-    from qa_scorer.ingest import discover_files
-    files, _ = discover_files(paths)
-    total = sum(f.stat().st_size for f in files)
-    return 1_000_000 if total > options.stream_above_bytes else None
+    return 1_000_000 if _input_bytes(paths) > options.stream_above_bytes else None
 
 
 def audit(paths: Iterable[str | Path], options: AuditOptions | None = None,
           progress: Callable[[str, float], None] | None = None) -> AuditResult:
     """Run the whole audit and write the output folder.  ``progress(stage, fraction)`` is optional."""
-    from qa_scorer import metrics, rubric as rubric_mod
+    from qa_scorer import rubric as rubric_mod
 
     options = options or AuditOptions()
     paths = [str(p) for p in paths]
@@ -370,16 +348,37 @@ def audit(paths: Iterable[str | Path], options: AuditOptions | None = None,
     rubric = rubric_mod.load_rubric(options.rubric_path)
     settings = options.settings
     options.ingest.session_gap_s = settings.session_gap_s
-    # The model (and jieba's dictionary) load in a thread while the exports are read: reading is
-    # mostly pandas/Arrow C code that releases the GIL, so the two overlap.
-    loader = ThreadPoolExecutor(max_workers=1)
-    want_model = options.tags and options.engine == "local"  # Dask workers load their own
-    model = _LazyModel(loader, loader.submit(_load_model, options.model_path) if want_model else None, timings)
+    # Large inputs: worker processes load the model (and jieba) on their own cores while this
+    # process reads the exports; small ones load it here (a pool would cost more than it saves).
+    model = None
+    if options.tags and options.engine == "local":
+        if _input_bytes(paths) >= options.tag_pool_above_bytes:
+            from qa_scorer.tag_workers import TagWorkers
+            model = TagWorkers(options.model_path, options.workers or os.cpu_count() or 1)
+        else:
+            t = time.perf_counter()
+            from qa_scorer.classifier import load_model
+            model = load_model(options.model_path)
+            timings["load_model"] = time.perf_counter() - t
+    try:
+        return _audit(paths, options, out_dir, rubric, settings, model, say, timings, notes)
+    finally:
+        if hasattr(model, "close"):
+            model.close()
+
+
+def _input_bytes(paths) -> int:
+    from qa_scorer.ingest import discover_files
+    files, _ = discover_files(paths)
+    return sum(f.stat().st_size for f in files)
+
+
+def _audit(paths, options, out_dir, rubric, settings, model, say, timings, notes) -> AuditResult:
+    from qa_scorer import metrics, rubric as rubric_mod
 
     chunk_rows = _auto_chunk_rows(paths, options)
     if chunk_rows:
         options.chunk_rows = chunk_rows
-        model = model.get()
         streamed = _stream_tables(paths, options, settings, rubric, model, say, timings, notes)
         stream = streamed["stream"]
         files_report, rejected = stream.files, stream.rejected
@@ -404,7 +403,6 @@ def audit(paths: Iterable[str | Path], options: AuditOptions | None = None,
         n_messages = len(messages)
         period = [messages["sent_at"].min(), messages["sent_at"].max()] if n_messages else None
         say("metrics, tags, scores", 0)
-        model = model.get()
         data_end = messages["sent_at"].max() if n_messages else None
         if options.engine == "dask":
             from qa_scorer.engines.dask_engine import score_tables_dask

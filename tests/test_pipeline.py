@@ -42,3 +42,24 @@ def test_write_table_bom_booleans_and_timestamps(tmp_path):
     back = pd.read_csv(path, encoding="utf-8-sig")
     assert back["ok"].tolist() == [True] and back["x"].isna().all()
     assert back["s"].tolist() == ["'=1+1"]  # a spreadsheet shows the text, does not run it
+
+
+def test_tag_worker_processes_give_the_in_process_tags(tmp_path):
+    """Large inputs are tagged by worker processes that load the model while the exports are read;
+    the tags must be exactly those of in-process tagging."""
+    from pathlib import Path
+
+    from qa_scorer.pipeline import AuditOptions, audit
+
+    sample = Path(__file__).resolve().parent.parent / "sample_transcripts" / "shop_day_2026-11-20.csv"
+    here = audit([sample], AuditOptions(out_dir=tmp_path / "a", html=False, xlsx=False, workers=1))
+    pooled = audit([sample], AuditOptions(out_dir=tmp_path / "b", html=False, xlsx=False, workers=2,
+                                          tag_pool_above_bytes=0))
+    cols = ["pushy", "unhelpful", "rude", "overclaim", "p_pushy", "p_unhelpful", "p_rude", "p_overclaim",
+            "tag_words"]
+    assert here.replies[cols].sum(numeric_only=True).sum() > 0  # the sample has flagged replies
+    pd.testing.assert_frame_equal(here.replies[cols].reset_index(drop=True),
+                                  pooled.replies[cols].reset_index(drop=True), check_dtype=False)
+    import json
+    run = json.loads((tmp_path / "b" / "run.json").read_text(encoding="utf-8"))
+    assert run["model"]["thresholds"]["pushy"] > 0.5 and run["model"]["path"].endswith(".skops")

@@ -13,7 +13,6 @@ pickle/joblib): loading checks every type in the file against an explicit truste
 from __future__ import annotations
 
 import hashlib
-import importlib.resources
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,11 +30,11 @@ from sklearn.pipeline import Pipeline
 
 import qa_scorer
 from qa_scorer.classifier.features import ReplyFeaturizer
+from qa_scorer.model_files import ModelError, default_model_path  # noqa: F401  (re-exported)
 from qa_scorer.schema import TAGS
 
 #: Bump when the saved layout of ``ReplyClassifier`` changes.
 MODEL_FORMAT = 1
-DEFAULT_MODEL_NAME = "reply_tagger.skops"
 CORPUS_COLUMNS = ("text", "context", *TAGS, "source")
 SPLITS = ("train", "validation", "test")
 
@@ -59,10 +58,6 @@ TRUSTED_TYPES = (
     "sklearn.multioutput.MultiOutputClassifier",
     "sklearn.pipeline.Pipeline",
 )
-
-
-class ModelError(ValueError):
-    """A model file is missing, unreadable, untrusted or not a reply classifier."""
 
 
 class CorpusError(ValueError):
@@ -469,21 +464,6 @@ def save_model(model: ReplyClassifier, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     skops.io.dump(model, path, compression=zipfile.ZIP_DEFLATED, compresslevel=6)
     return path
-
-
-def default_model_path() -> Path:
-    """The shipped model: the checkout's ``models/`` first, else the wheel's ``qa_scorer/_models/``."""
-    checkout = Path(qa_scorer.__file__).resolve().parent.parent / "models" / DEFAULT_MODEL_NAME
-    if checkout.is_file():
-        return checkout
-    packaged = importlib.resources.files("qa_scorer").joinpath("_models", DEFAULT_MODEL_NAME)
-    if packaged.is_file():
-        return Path(str(packaged))
-    raise ModelError(
-        f"no reply model found: looked for {checkout} and the installed package data "
-        f"qa_scorer/_models/{DEFAULT_MODEL_NAME}. Train one with `qa-scorer train models/training/corpus.csv` "
-        "or pass --model PATH."
-    )
 
 
 def _check_and_load(source, label: str) -> ReplyClassifier:
