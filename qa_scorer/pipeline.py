@@ -40,7 +40,8 @@ class AuditOptions:
     xlsx_max_rows: int = 10_000       # rows per sheet in audit.xlsx (the CSVs always hold everything)
     worst_n: int = 20                 # conversations rendered as chats in report.html
     chunk_rows: int | None = None     # stream the input in chunks of this many messages (whole conversations)
-    tag_pool_above_bytes: int = 16 << 20  # inputs this big get model-holding worker processes
+    tag_pool_above_bytes: int = 16 << 20  # inputs this big get model-holding worker processes ...
+    pipeline_chunk_rows: int = 250_000    # ... and are audited in chunks of this many messages, pipelined
     stream_above_bytes: int = 1 << 30 # ... or automatically when the input files are larger than this
     engine: str = "local"             # "local" or "dask"
     scheduler: str | None = None      # dask.distributed scheduler address (None: local cluster)
@@ -119,44 +120,65 @@ def add_tag_counts(conversations: pd.DataFrame, replies: pd.DataFrame) -> pd.Dat
     return out
 
 
-def score_tables(messages: pd.DataFrame, settings: MetricSettings, rubric, model, *, workers: int | None,
-                 data_end: pd.Timestamp | None = None, timings: dict[str, float] | None = None):
-    """The per-conversation part of the audit: metrics, tags, forbidden words, conversation scores.
+class _Done:
+    """An already computed result with the ``.result()`` of a pending one."""
 
-    Looks only inside conversations, so it can run on a chunk or a Dask partition."""
-    from qa_scorer import metrics, rubric as rubric_mod
+    def __init__(self, value):
+        self.value = value
 
-    timings = timings if timings is not None else {}
-    t = time.perf_counter()
-    tables = metrics.conversation_metrics(messages, settings, data_end=data_end)
-    replies, rounds, conversations = tables.replies, tables.rounds, tables.conversations
-    timings["metrics"] = timings.get("metrics", 0) + time.perf_counter() - t
+    def result(self):
+        return self.value
 
-    t = time.perf_counter()
-    if model is not None:
-        human = ~replies["is_auto"].astype(bool)
-        if hasattr(model, "tag"):  # TagWorkers: the model lives in worker processes
-            tagged = model.tag(replies.loc[human])
-        else:
-            from qa_scorer.classifier import tag_replies
-            tagged = tag_replies(replies.loc[human], model, workers=workers or os.cpu_count() or 1)
+
+def start_tagging(replies: pd.DataFrame, model, *, workers: int | None):
+    """Tag the human replies: returns a handle whose ``.result()`` is the tagged rows.
+
+    With ``TagWorkers`` the work runs in the worker processes while the caller goes on (the
+    streamed audit reads and measures the next chunk meanwhile)."""
+    human = replies.loc[~replies["is_auto"].astype(bool)]
+    if hasattr(model, "submit"):
+        return model.submit(human)
+    from qa_scorer.classifier import tag_replies
+    return _Done(tag_replies(human, model, workers=workers or os.cpu_count() or 1))
+
+
+def finish_tables(replies: pd.DataFrame, tagged: pd.DataFrame | None, conversations: pd.DataFrame, rubric):
+    """Tags onto the replies, forbidden words, tag counts and conversation scores."""
+    from qa_scorer import rubric as rubric_mod
+
+    if tagged is not None:
         replies = replies.copy()
-        new_cols = [c for c in tagged.columns if c not in replies.columns]
-        for c in new_cols:
+        for c in [c for c in tagged.columns if c not in replies.columns]:
             replies[c] = tagged[c]
         for tag in TAGS:
             if tag in replies.columns:
                 replies[tag] = replies[tag].fillna(0).astype("int64")
         if "tag_words" in replies.columns:
             replies["tag_words"] = replies["tag_words"].fillna("")
-    timings["tags"] = timings.get("tags", 0) + time.perf_counter() - t
-
-    t = time.perf_counter()
     replies = rubric_mod.flag_forbidden(replies, rubric)
     conversations = add_tag_counts(conversations, replies)
     conversations = rubric_mod.score_conversations(conversations, replies, rubric)
+    return replies, conversations
+
+
+def score_tables(messages: pd.DataFrame, settings: MetricSettings, rubric, model, *, workers: int | None,
+                 data_end: pd.Timestamp | None = None, timings: dict[str, float] | None = None):
+    """The per-conversation part of the audit: metrics, tags, forbidden words, conversation scores.
+
+    Looks only inside conversations, so it can run on a chunk or a Dask partition."""
+    from qa_scorer import metrics
+
+    timings = timings if timings is not None else {}
+    t = time.perf_counter()
+    tables = metrics.conversation_metrics(messages, settings, data_end=data_end)
+    timings["metrics"] = timings.get("metrics", 0) + time.perf_counter() - t
+    t = time.perf_counter()
+    tagged = start_tagging(tables.replies, model, workers=workers).result() if model is not None else None
+    timings["tags"] = timings.get("tags", 0) + time.perf_counter() - t
+    t = time.perf_counter()
+    replies, conversations = finish_tables(tables.replies, tagged, tables.conversations, rubric)
     timings["scores"] = timings.get("scores", 0) + time.perf_counter() - t
-    return replies, rounds, conversations
+    return replies, tables.rounds, conversations
 
 
 def _describe_model(model, options: AuditOptions) -> dict:
@@ -252,6 +274,7 @@ _SLIM_ROUND_DROP = ("customer_text",)
 def _stream_tables(paths, options: AuditOptions, settings, rubric, model, say, timings, notes):
     """The per-conversation stages chunk by chunk: memory is bounded by the chunk plus compact
     per-reply/per-round facts (no texts) and the conversations table."""
+    from qa_scorer import metrics
     from qa_scorer.ingest import MessageStream
     from qa_scorer.report.html import _worst_conversations
 
@@ -268,10 +291,43 @@ def _stream_tables(paths, options: AuditOptions, settings, rubric, model, say, t
     timings["read"] = time.perf_counter() - t
     files = {name: _CsvAppender(out_dir / f"{name}.csv") for name in ("messages", "replies", "rounds")}
     convs, slim_replies, slim_rounds = [], [], []
-    keep_msgs, keep_reps, keep_rnds = [], [], []
-    worst = None
-    xlsx_replies, xlsx_room = [], options.xlsx_max_rows
     n_messages, roles, period = 0, {}, [None, None]
+    state = {"worst": None, "xlsx": [], "msgs": [], "reps": [], "rnds": []}
+
+    def finish(chunk, tables, pending):
+        """Everything after tagging for one chunk: scores, CSV appends, what the report keeps."""
+        t = time.perf_counter()
+        tagged = pending.result() if pending is not None else None
+        timings["tags_wait"] = timings.get("tags_wait", 0) + time.perf_counter() - t
+        t = time.perf_counter()
+        replies, conversations = finish_tables(tables.replies, tagged, tables.conversations, rubric)
+        rounds = tables.rounds
+        timings["scores"] = timings.get("scores", 0) + time.perf_counter() - t
+        t = time.perf_counter()
+        files["messages"].write(chunk)
+        files["replies"].write(replies)
+        files["rounds"].write(rounds)
+        timings["write_csv"] = timings.get("write_csv", 0) + time.perf_counter() - t
+        convs.append(conversations)
+        slim_replies.append(replies.drop(columns=[c for c in _SLIM_DROP if c in replies.columns]))
+        slim_rounds.append(rounds.drop(columns=[c for c in _SLIM_ROUND_DROP if c in rounds.columns]))
+        # audit.xlsx: keep at most xlsx_max_rows replies, flagged ones first
+        pool_ = pd.concat([*state["xlsx"], replies], ignore_index=True)
+        flagged = _flagged(pool_)
+        state["xlsx"] = [pd.concat([pool_[flagged], pool_[~flagged]]).head(options.xlsx_max_rows)]
+        # keep the full rows of the conversations that are (so far) among the worst, for the report
+        worst = state["worst"]
+        worst = _worst_conversations(conversations if worst is None else pd.concat([worst, conversations]),
+                                     options.worst_n)
+        state["worst"] = worst
+        ids = set(worst["conversation_id"].astype(str))
+        state["msgs"] = [m[m["conversation_id"].isin(ids)] for m in [*state["msgs"], chunk]]
+        state["reps"] = [r[r["conversation_id"].isin(ids)] for r in [*state["reps"], replies]]
+        state["rnds"] = [r[r["conversation_id"].isin(ids)] for r in [*state["rnds"], rounds]]
+
+    # One chunk in flight: while the tag workers tag chunk k, this process reads and measures
+    # chunk k+1, then finishes chunk k.
+    in_flight = None
     it = iter(stream)
     while True:
         t = time.perf_counter()
@@ -284,28 +340,20 @@ def _stream_tables(paths, options: AuditOptions, settings, rubric, model, say, t
             roles[role] = roles.get(role, 0) + int(count)
         lo, hi = chunk["sent_at"].min(), chunk["sent_at"].max()
         period = [lo if period[0] is None else min(period[0], lo), hi if period[1] is None else max(period[1], hi)]
-        replies, rounds, conversations = score_tables(chunk, settings, rubric, model, workers=options.workers,
-                                                      data_end=data_end, timings=timings)
         t = time.perf_counter()
-        files["messages"].write(chunk)
-        files["replies"].write(replies)
-        files["rounds"].write(rounds)
-        timings["write_csv"] = timings.get("write_csv", 0) + time.perf_counter() - t
-        convs.append(conversations)
-        slim_replies.append(replies.drop(columns=[c for c in _SLIM_DROP if c in replies.columns]))
-        slim_rounds.append(rounds.drop(columns=[c for c in _SLIM_ROUND_DROP if c in rounds.columns]))
-        # audit.xlsx: keep at most xlsx_max_rows replies, flagged ones first
-        pool_ = pd.concat([*xlsx_replies, replies], ignore_index=True)
-        flagged = _flagged(pool_)
-        xlsx_replies = [pd.concat([pool_[flagged], pool_[~flagged]]).head(xlsx_room)]
-        # keep the full rows of the conversations that are (so far) among the worst, for the report
-        worst = _worst_conversations(conversations if worst is None else pd.concat([worst, conversations]),
-                                     options.worst_n)
-        ids = set(worst["conversation_id"].astype(str))
-        keep_msgs = [m[m["conversation_id"].isin(ids)] for m in [*keep_msgs, chunk]]
-        keep_reps = [r[r["conversation_id"].isin(ids)] for r in [*keep_reps, replies]]
-        keep_rnds = [r[r["conversation_id"].isin(ids)] for r in [*keep_rnds, rounds]]
+        tables = metrics.conversation_metrics(chunk, settings, data_end=data_end)
+        timings["metrics"] = timings.get("metrics", 0) + time.perf_counter() - t
+        t = time.perf_counter()
+        pending = start_tagging(tables.replies, model, workers=options.workers) if model is not None else None
+        timings["tags"] = timings.get("tags", 0) + time.perf_counter() - t
+        if in_flight is not None:
+            finish(*in_flight)
+        in_flight = (chunk, tables, pending)
         say(f"audited {n_messages:,} messages", done["n"])
+    if in_flight is not None:
+        finish(*in_flight)
+    worst = state["worst"]
+    xlsx_replies, keep_msgs, keep_reps, keep_rnds = state["xlsx"], state["msgs"], state["reps"], state["rnds"]
     if stream.split_conversations:
         notes.append(f"{stream.split_conversations:,} conversation ids came back after their chunk was closed "
                      "(the export does not list each conversation's rows together); their parts were "
@@ -329,7 +377,12 @@ def _auto_chunk_rows(paths, options: AuditOptions) -> int | None:
         return options.chunk_rows
     if options.engine != "local":
         return None
-    return 1_000_000 if _input_bytes(paths) > options.stream_above_bytes else None
+    size = _input_bytes(paths)
+    if size > options.stream_above_bytes:
+        return 1_000_000
+    if options.tags and size >= options.tag_pool_above_bytes:
+        return options.pipeline_chunk_rows  # tag workers on chunk k while this process reads chunk k+1
+    return None
 
 
 def audit(paths: Iterable[str | Path], options: AuditOptions | None = None,
@@ -388,7 +441,8 @@ def _audit(paths, options, out_dir, rubric, settings, model, say, timings, notes
         report_tables = (streamed["report_messages"], streamed["report_replies"], streamed["report_rounds"])
         xlsx_replies = streamed["xlsx_replies"]
         already_written = streamed["written"]
-        notes.append(f"streamed in chunks of {chunk_rows:,} messages")
+        notes.append(f"audited in chunks of {chunk_rows:,} messages (whole conversations); messages.csv is in "
+                     "chunk order")
     else:
         t = time.perf_counter()
         files_seen = {"n": 0}

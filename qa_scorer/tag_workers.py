@@ -83,6 +83,10 @@ class TagWorkers:
 
     def tag(self, replies: pd.DataFrame) -> pd.DataFrame:
         """``replies`` (text, context) -> the same rows with tags, p_<tag> and tag_words."""
+        return self.submit(replies).result()
+
+    def submit(self, replies: pd.DataFrame) -> "PendingTags":
+        """Start tagging in the workers and return at once; ``.result()`` waits and assembles."""
         text = replies["text"].astype(object).fillna("").to_numpy()
         context = (replies["context"].astype(object).fillna("").to_numpy() if "context" in replies.columns
                    else np.full(len(replies), "", dtype=object))
@@ -97,19 +101,7 @@ class TagWorkers:
         t_uniques, c_uniques = np.asarray(t_uniques, dtype=object), np.asarray(c_uniques, dtype=object)
         jobs = [self.pool.submit(_tag_chunk, t_uniques[pair_keys[c] // width], c_uniques[pair_keys[c] % width])
                 for c in chunks]
-        columns: dict[str, np.ndarray] = {}
-        for chunk, job in zip(chunks, jobs):
-            result = job.result()
-            for name, values in result.items():
-                if name not in columns:
-                    columns[name] = np.empty(len(pair_keys), dtype=values.dtype if name != "tag_words" else object)
-                columns[name][chunk] = values
-        out = replies.copy()
-        for name in [*TAGS, *(f"p_{t}" for t in TAGS), "tag_words"]:
-            values = columns.get(name, np.zeros(len(pair_keys)))[pair_codes] if len(pair_keys) else np.array([])
-            out[name] = values.astype("int64") if name in TAGS else values
-        out["tag_words"] = pd.Series(out["tag_words"].to_numpy(), index=out.index, dtype="str") if len(out) else ""
-        return out
+        return PendingTags(replies, pair_codes, len(pair_keys), chunks, jobs)
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
@@ -119,3 +111,23 @@ class TagWorkers:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class PendingTags:
+    """Tagging under way in the workers; ``result()`` puts the tags back on every reply."""
+
+    def __init__(self, replies, pair_codes, n_pairs, chunks, jobs):
+        self.replies, self.pair_codes, self.n_pairs, self.chunks, self.jobs = replies, pair_codes, n_pairs, chunks, jobs
+
+    def result(self) -> pd.DataFrame:
+        names = [*TAGS, *(f"p_{t}" for t in TAGS), "tag_words"]
+        columns = {n: np.zeros(self.n_pairs, dtype=np.int64 if n in TAGS else float) for n in names[:-1]}
+        columns["tag_words"] = np.full(self.n_pairs, "", dtype=object)
+        for chunk, job in zip(self.chunks, self.jobs):
+            for name, values in job.result().items():
+                columns[name][chunk] = values
+        out = self.replies.copy()
+        for name in names:
+            out[name] = columns[name][self.pair_codes]
+        out["tag_words"] = out["tag_words"].astype("str")
+        return out

@@ -23,12 +23,14 @@ def _table(folder: Path, name: str) -> pd.DataFrame:
     return df.sort_values(KEYS[name]).reset_index(drop=True)
 
 
-@pytest.mark.parametrize("chunk_rows", [40, 300])
-def test_streamed_audit_equals_in_memory(tmp_path, chunk_rows):
+@pytest.mark.parametrize("chunk_rows,tags", [(40, False), (300, False), (120, True)])
+def test_streamed_audit_equals_in_memory(tmp_path, chunk_rows, tags):
     whole, chunked = tmp_path / "whole", tmp_path / "chunked"
-    a = audit([SAMPLES], AuditOptions(out_dir=whole, tags=False, xlsx=False))
-    b = audit([SAMPLES], AuditOptions(out_dir=chunked, tags=False, xlsx=False, chunk_rows=chunk_rows))
-    assert b.messages is None and "streamed" in " ".join(b.notes)
+    a = audit([SAMPLES], AuditOptions(out_dir=whole, tags=tags, xlsx=False, workers=1))
+    # with tags: the pipelined path - tag worker processes on one chunk while the next is read
+    b = audit([SAMPLES], AuditOptions(out_dir=chunked, tags=tags, xlsx=False, chunk_rows=chunk_rows, workers=2,
+                                      tag_pool_above_bytes=0))
+    assert b.messages is None and "in chunks of" in " ".join(b.notes)
     assert a.summary == b.summary and b.summary["messages"] > 900
     for folder in (whole, chunked):  # message_index points at the reply's row of that run's messages.csv
         msgs = pd.read_csv(folder / "messages.csv", encoding="utf-8-sig", keep_default_na=False)
