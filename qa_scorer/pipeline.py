@@ -37,7 +37,7 @@ class AuditOptions:
     workers: int | None = None        # classifier processes (None: number of cores)
     html: bool = True
     xlsx: bool = True
-    xlsx_max_rows: int = 10_000       # rows per sheet in audit.xlsx (the CSVs always hold everything)
+    xlsx_max_rows: int = 5_000        # rows per sheet in audit.xlsx (the CSVs always hold everything)
     worst_n: int = 20                 # conversations rendered as chats in report.html
     chunk_rows: int | None = None     # stream the input in chunks of this many messages (whole conversations)
     tag_pool_above_bytes: int = 16 << 20  # inputs this big get model-holding worker processes ...

@@ -79,7 +79,7 @@ def audit_command(
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Classifier processes (default: cores)."),
     html: bool = typer.Option(True, "--html/--no-html", help="Write report.html."),
     xlsx: bool = typer.Option(True, "--xlsx/--no-xlsx", help="Write audit.xlsx."),
-    xlsx_max_rows: int = typer.Option(10_000, "--xlsx-max-rows", min=1, max=1_048_575,
+    xlsx_max_rows: int = typer.Option(5_000, "--xlsx-max-rows", min=1, max=1_048_575,
                                       help="Rows per sheet in audit.xlsx (beyond it: worst conversations and "
                                            "flagged replies first); the CSVs always hold every row."),
     chunk_size: Optional[int] = typer.Option(None, "--chunk-size", min=1000,

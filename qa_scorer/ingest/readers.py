@@ -437,17 +437,22 @@ def iter_delimited_chunks(path: Path, sep: str, *, encoding: str | None, columns
     multi-GB export never sits in memory whole.  Raises FileReadError (with the line reached)
     when the file turns out to be broken part-way; the chunks already yielded stay valid."""
     enc = encoding or sniff_encoding(path)
+    if enc in ("utf-8", "utf-8-sig"):
+        arrow = _iter_arrow_chunks(path, sep, columns, chunk_rows)
+        if arrow is not None:
+            yield from ((frame, enc) for frame in arrow)
+            return
     line = None
     try:
         reader = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, skip_blank_lines=False,
                              engine="c", encoding=enc, chunksize=chunk_rows)
         for frame in reader:
-            renamed = _rename(frame, path, columns)
             if line is None:
                 line = 2 + sum(str(c).count("\n") for c in frame.columns)
-            spans = pd.Series(1, index=renamed.index, dtype="int64")
-            for col in renamed.columns:
-                spans = spans + renamed[col].str.count("\n").astype("int64")
+            spans = pd.Series(1, index=frame.index, dtype="int64")
+            for col in frame.columns:  # every column's newlines move the line count, mapped or not
+                spans = spans + frame[col].str.count("\n").astype("int64")
+            renamed = _rename(frame, path, columns)
             renamed["source_line"] = (line + spans.cumsum() - spans).to_numpy(dtype="int64")
             line += int(spans.sum())
             blank = (renamed.drop(columns="source_line") == "").all(axis=1)
@@ -461,6 +466,72 @@ def iter_delimited_chunks(path: Path, sep: str, *, encoding: str | None, columns
         raise FileReadError(f"bytes after line {line or 1} are not valid {enc}; pass --encoding NAME") from None
 
 
+def _iter_arrow_chunks(path: Path, sep: str, columns: dict[str, str] | None, chunk_rows: int):
+    """Arrow's streaming CSV reader (newlines_in_values on), when line numbers can be trusted:
+    a plain header and no blank line anywhere (Arrow skips blank lines).  None = use pandas."""
+    import mmap
+
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.compute as pc
+
+    with open(path, "rb") as fh:
+        try:
+            mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        except ValueError:  # empty file
+            return None
+        with mm:
+            first = mm.readline()
+            if mm.find(b"\n\n") >= 0 or mm.find(b"\n\r\n") >= 0:
+                return None
+    first = first[3:] if first.startswith(b"\xef\xbb\xbf") else first
+    first = first.rstrip(b"\r\n")
+    if b'"' in first:
+        return None
+    header = first.decode("utf-8", errors="replace").split(sep)
+    if len(set(header)) != len(header) or not all(h.strip() for h in header):
+        return None
+    _rename(pd.DataFrame(columns=header), path, columns)  # unusable headers fail here, before any chunk
+
+    def chunks():
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, block_size=16 << 20),
+            parse_options=pacsv.ParseOptions(delimiter=sep, newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(column_types={h: pa.string() for h in header},
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False),
+        )
+        line = 2
+
+        def emit(table):
+            nonlocal line
+            spans = np.ones(table.num_rows, dtype=np.int64)
+            for col in table.columns:  # every column's newlines move the line count, mapped or not
+                spans += pc.count_substring(col, "\n").to_numpy(zero_copy_only=False).astype(np.int64)
+            frame = table.to_pandas(types_mapper=lambda t: pd.StringDtype("pyarrow", na_value=np.nan)
+                                    if pa.types.is_string(t) else None)
+            frame = _rename(frame, path, columns)
+            frame["source_line"] = line + np.cumsum(spans) - spans
+            line += int(spans.sum())
+            return frame
+
+        try:
+            pending = None
+            for batch in reader:
+                table = pa.Table.from_batches([batch])
+                pending = table if pending is None else pa.concat_tables([pending, table])
+                while pending.num_rows >= chunk_rows:
+                    yield emit(pending.slice(0, chunk_rows))
+                    pending = pending.slice(chunk_rows)
+            if pending is not None and pending.num_rows:
+                yield emit(pending)
+        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+            raise FileReadError(f"broken row or bytes after line {line} ({exc}); fix the file, or audit "
+                                "without --chunk-size to get bad rows listed one by one in rejected.csv") from None
+
+    return chunks()
+
+
 def latest_timestamp_delimited(path: Path, sep: str, *, encoding: str | None, columns: dict[str, str] | None,
                                chunk_rows: int):
     """The latest ``sent_at`` of a large CSV/TSV, reading only that column (a cheap first pass)."""
@@ -472,6 +543,22 @@ def latest_timestamp_delimited(path: Path, sep: str, *, encoding: str | None, co
     if "sent_at" not in mapped:
         return None
     latest = None
+    if enc in ("utf-8", "utf-8-sig"):  # Arrow streams the one column multi-threaded
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        try:
+            reader = pacsv.open_csv(path, parse_options=pacsv.ParseOptions(delimiter=sep, newlines_in_values=True),
+                                    convert_options=pacsv.ConvertOptions(include_columns=[mapped["sent_at"]],
+                                                                         column_types={mapped["sent_at"]: pa.string()}),
+                                    read_options=pacsv.ReadOptions(block_size=16 << 20))
+            for batch in reader:
+                m = parse_timestamps(batch.column(0).to_pandas()).max()
+                if pd.notna(m) and (latest is None or m > latest):
+                    latest = m
+            return latest
+        except (pa.ArrowInvalid, UnicodeDecodeError):
+            latest = None  # fall back to pandas below
     try:
         for frame in pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, usecols=[mapped["sent_at"]],
                                  encoding=enc, chunksize=chunk_rows, engine="c"):
