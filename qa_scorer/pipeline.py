@@ -265,9 +265,9 @@ class _CsvAppender:
         self.rows += len(df)
 
 
-#: Reply columns the agent table, the charts and the report need; the text columns are left out
-#: of what a streaming audit keeps in memory (they are in replies.csv).
-_SLIM_DROP = ("text", "context")
+#: What a streaming audit does not keep in memory for the replies outside the worst conversations
+#: (the agent table and the charts do not need it; every column is in replies.csv).
+_SLIM_DROP = ("text", "context", "tag_words", "forbidden_words", "source_file", "shop")
 _SLIM_ROUND_DROP = ("customer_text",)
 
 
