@@ -347,11 +347,8 @@ def _breakdown(items: list[dict]) -> str:
     keys: list[str] = []
     for row in items:
         keys.extend(k for k in row if k not in keys)
-    # The rubric's items carry item/kind/count/value/points: show the ones a reader needs in a
-    # narrow panel (what, how many, how many points); other shapes are shown as they come.
-    preferred = [k for k in ("item", "count", "value", "points") if k in keys]
-    if "item" in preferred and "points" in preferred:
-        keys = preferred
+    # "kind" (deduction/bonus/...) repeats what the sign of the points says, and the panel is narrow.
+    keys = [k for k in keys if k != "kind"] or keys
     head = "".join(f"<th>{_e(k)}</th>" for k in keys)
     body = "".join(
         "<tr>" + "".join(
