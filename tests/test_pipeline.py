@@ -52,7 +52,7 @@ def test_tag_worker_processes_give_the_in_process_tags(tmp_path):
     from qa_scorer.pipeline import AuditOptions, audit
 
     sample = Path(__file__).resolve().parent.parent / "sample_transcripts" / "shop_day_2026-11-20.csv"
-    here = audit([sample], AuditOptions(out_dir=tmp_path / "a", html=False, xlsx=False, workers=1))
+    audit([sample], AuditOptions(out_dir=tmp_path / "a", html=False, xlsx=False, workers=1))
     pooled = audit([sample], AuditOptions(out_dir=tmp_path / "b", html=False, xlsx=False, workers=2,
                                           tag_pool_above_bytes=0))
     assert pooled.messages is None  # large inputs are audited in pipelined chunks
