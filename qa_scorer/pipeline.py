@@ -39,9 +39,10 @@ class AuditOptions:
     xlsx: bool = True
     xlsx_max_rows: int = 5_000        # rows per sheet in audit.xlsx (the CSVs always hold everything)
     worst_n: int = 20                 # conversations rendered as chats in report.html
-    chunk_rows: int | None = None     # stream the input in chunks of this many messages (whole conversations)
+    chunk_rows: int | None = None     # chunks of this many messages (whole conversations); None: auto, 0: never
     tag_pool_above_bytes: int = 16 << 20  # inputs this big get model-holding worker processes ...
     pipeline_chunk_rows: int = 250_000    # ... and are audited in chunks of this many messages, pipelined
+    read_whole_files: bool = True     # below stream_above_bytes files are read whole (row-level rejects)
     stream_above_bytes: int = 1 << 30 # ... or automatically when the input files are larger than this
     engine: str = "local"             # "local" or "dask"
     scheduler: str | None = None      # dask.distributed scheduler address (None: local cluster)
@@ -285,7 +286,9 @@ def _stream_tables(paths, options: AuditOptions, settings, rubric, model, say, t
         done["n"] += 1
         say(f"reading {Path(path).name}", done["n"])
 
-    stream = MessageStream(paths, options.ingest, chunk_rows=options.chunk_rows, progress=on_file)
+    stream = MessageStream(paths, options.ingest, chunk_rows=options.chunk_rows, progress=on_file,
+                           whole_files=_input_bytes(paths) <= options.stream_above_bytes
+                           and options.read_whole_files)
     t = time.perf_counter()
     data_end = stream.data_end()
     timings["read"] = time.perf_counter() - t
@@ -357,7 +360,7 @@ def _stream_tables(paths, options: AuditOptions, settings, rubric, model, say, t
     if stream.split_conversations:
         notes.append(f"{stream.split_conversations:,} conversation ids came back after their chunk was closed "
                      "(the export does not list each conversation's rows together); their parts were "
-                     "audited as separate conversations — audit without --chunk-size to join them")
+                     "audited as separate conversations — audit with --chunk-size 0 to join them")
     concat = (lambda parts: pd.concat(parts, ignore_index=True) if parts else pd.DataFrame())
     replies_all = concat(slim_replies)
     report_replies = replies_all[~replies_all["conversation_id"].isin(
@@ -373,8 +376,8 @@ def _stream_tables(paths, options: AuditOptions, settings, rubric, model, say, t
 
 def _auto_chunk_rows(paths, options: AuditOptions) -> int | None:
     """Stream (chunk) when asked, or when the input is larger than ``stream_above_bytes``."""
-    if options.chunk_rows:
-        return options.chunk_rows
+    if options.chunk_rows is not None:  # 0: never chunk
+        return options.chunk_rows or None
     if options.engine != "local":
         return None
     size = _input_bytes(paths)

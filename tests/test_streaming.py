@@ -23,13 +23,17 @@ def _table(folder: Path, name: str) -> pd.DataFrame:
     return df.sort_values(KEYS[name]).reset_index(drop=True)
 
 
-@pytest.mark.parametrize("chunk_rows,tags", [(40, False), (300, False), (120, True)])
-def test_streamed_audit_equals_in_memory(tmp_path, chunk_rows, tags):
+@pytest.mark.parametrize("chunk_rows,tags,read_whole_files", [
+    (40, False, False),   # CSV files read chunk by chunk (inputs larger than memory)
+    (300, False, True),   # files read whole, audited in chunks
+    (120, True, False),   # pipelined: tag worker processes on one chunk while the next is read
+    (120, True, True),
+])
+def test_streamed_audit_equals_in_memory(tmp_path, chunk_rows, tags, read_whole_files):
     whole, chunked = tmp_path / "whole", tmp_path / "chunked"
     a = audit([SAMPLES], AuditOptions(out_dir=whole, tags=tags, xlsx=False, workers=1))
-    # with tags: the pipelined path - tag worker processes on one chunk while the next is read
     b = audit([SAMPLES], AuditOptions(out_dir=chunked, tags=tags, xlsx=False, chunk_rows=chunk_rows, workers=2,
-                                      tag_pool_above_bytes=0))
+                                      tag_pool_above_bytes=0, read_whole_files=read_whole_files))
     assert b.messages is None and "in chunks of" in " ".join(b.notes)
     assert a.summary == b.summary and b.summary["messages"] > 900
     for folder in (whole, chunked):  # message_index points at the reply's row of that run's messages.csv
@@ -59,6 +63,21 @@ def test_stream_reports_conversations_split_across_chunks(tmp_path):
         "B,2026-11-20 10:01:00,buyer2,有货吗\n"
         "B,2026-11-20 10:01:20,店:小美,有的亲\n"
         "A,2026-11-20 10:05:00,buyer1,那我拍了\n", encoding="utf-8")
+    for whole_files in (True, False):
+        res = audit([src], AuditOptions(out_dir=tmp_path / "o", tags=False, xlsx=False, html=False, chunk_rows=2,
+                                        read_whole_files=whole_files))
+        assert any("came back after their chunk" in n for n in res.notes)
+        assert res.summary["messages"] == 5  # nothing lost
+
+
+def test_bad_rows_in_a_chunked_audit_are_rejected_one_by_one(tmp_path):
+    # an input audited in chunks but read whole keeps row-level rejects: nothing after a bad row is lost
+    src = tmp_path / "bad.csv"
+    src.write_text("conversation_id,sent_at,sender,text\n"
+                   "A,2026-11-20 10:00:00,buyer1,在吗\n"
+                   "A,2026-11-20 10:00:10,店:小美,\"在的亲\",extra field\n"
+                   "B,2026-11-20 10:01:00,buyer2,有货吗\n"
+                   "B,2026-11-20 10:01:20,店:小美,有的亲\n", encoding="utf-8")
     res = audit([src], AuditOptions(out_dir=tmp_path / "o", tags=False, xlsx=False, html=False, chunk_rows=2))
-    assert any("came back after their chunk" in n for n in res.notes)
-    assert res.summary["messages"] == 5  # nothing lost
+    assert res.summary["messages"] == 3 and res.rejected["source_line"].tolist() == [3]
+    assert not res.failed_files

@@ -82,9 +82,9 @@ def audit_command(
     xlsx_max_rows: int = typer.Option(5_000, "--xlsx-max-rows", min=1, max=1_048_575,
                                       help="Rows per sheet in audit.xlsx (beyond it: worst conversations and "
                                            "flagged replies first); the CSVs always hold every row."),
-    chunk_size: Optional[int] = typer.Option(None, "--chunk-size", min=1000,
-                                             help="Stream the input in chunks of this many messages (whole "
-                                                  "conversations). Default: automatic above 1 GB of input."),
+    chunk_size: Optional[int] = typer.Option(None, "--chunk-size", min=0,
+                                             help="Audit in chunks of this many messages (whole conversations); "
+                                                  "0 = read everything at once. Default: automatic (see docs/scaling.md)."),
     engine: str = typer.Option("local", "--engine", help="local (in-process) or dask."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler",
                                             help="dask.distributed scheduler address, e.g. tcp://10.0.0.5:8786."),

@@ -139,7 +139,8 @@ class MessageStream:
     """
 
     def __init__(self, paths: Iterable[str | Path], options: IngestOptions | None = None,
-                 chunk_rows: int = 500_000, progress: Callable[[Path], None] | None = None):
+                 chunk_rows: int = 500_000, progress: Callable[[Path], None] | None = None,
+                 whole_files: bool = False):
         from .readers import iter_delimited_chunks, streamable_format
 
         self.options = options or IngestOptions()
@@ -151,6 +152,9 @@ class MessageStream:
         self._iter_chunks = iter_delimited_chunks
         self._streamable = streamable_format
         self._paths = list(paths)
+        # whole_files: read every file at once (full row-level rejects, for inputs that fit in
+        # memory) and only audit in chunks; else CSV/TSV files are read chunk by chunk too.
+        self.whole_files = whole_files
 
     @property
     def rejected(self) -> pd.DataFrame:
@@ -163,7 +167,7 @@ class MessageStream:
     def _rows_of_file(self, path: Path):
         """Yield cleaned row frames of one file (chunked when possible); records its report."""
         opts = self.options
-        fmt = self._streamable(path, opts.fmt)
+        fmt = None if self.whole_files else self._streamable(path, opts.fmt)
         report = FileReport(str(path))
         self.files.append(report)
         if fmt is None:
@@ -202,7 +206,7 @@ class MessageStream:
         self._preloaded: dict[Path, tuple] = {}
         latest = None
         for path in files:
-            fmt = self._streamable(path, self.options.fmt)
+            fmt = None if self.whole_files else self._streamable(path, self.options.fmt)
             if fmt is None:
                 got = read_one(path, self.options)
                 self._preloaded[path] = got
@@ -244,13 +248,11 @@ class MessageStream:
                 if rows.empty:
                     continue
                 pending = rows if pending is None else pd.concat([pending, rows], ignore_index=True)
-                if len(pending) < self.chunk_rows:
-                    continue
-                last_id = pending["conversation_id"].iat[-1]
-                keep = (pending["conversation_id"] == last_id).to_numpy()
-                ready = pending[~keep]
-                pending = pending[keep].reset_index(drop=True)
-                if len(ready):
+                while len(pending) >= self.chunk_rows:
+                    cut = _conversation_cut(pending["conversation_id"].to_numpy(), self.chunk_rows)
+                    if cut is None:  # one conversation so far: wait for more rows
+                        break
+                    ready, pending = pending.iloc[:cut], pending.iloc[cut:].reset_index(drop=True)
                     ids = set(pd.unique(ready["conversation_id"]))
                     self.split_conversations += len(ids & closed)
                     closed |= ids
@@ -263,3 +265,17 @@ class MessageStream:
             ids = set(pd.unique(last["conversation_id"])) - {""}
             self.split_conversations += len(ids & closed)
             yield emit(last)
+
+
+def _conversation_cut(ids, target: int) -> int | None:
+    """Where to end a chunk of about ``target`` rows without cutting a conversation: the last
+    change of conversation id at or before ``target`` (else the first after it).  The rows after
+    the last change may belong to a conversation that goes on in the next rows, so they never
+    close a chunk: None when there is no change at all."""
+    import numpy as np
+
+    changes = np.flatnonzero(ids[1:] != ids[:-1]) + 1  # first row of each new conversation run
+    if not len(changes):
+        return None
+    before = changes[changes <= target]
+    return int(before[-1]) if len(before) else int(changes[0])

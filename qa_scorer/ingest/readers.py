@@ -527,7 +527,7 @@ def _iter_arrow_chunks(path: Path, sep: str, columns: dict[str, str] | None, chu
                 yield emit(pending)
         except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
             raise FileReadError(f"broken row or bytes after line {line} ({exc}); fix the file, or audit "
-                                "without --chunk-size to get bad rows listed one by one in rejected.csv") from None
+                                "with --chunk-size 0 to get bad rows listed one by one in rejected.csv") from None
 
     return chunks()
 
