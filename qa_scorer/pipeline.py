@@ -9,6 +9,7 @@ chains them, records what was used in ``run.json`` and writes the output folder.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -42,7 +43,7 @@ class AuditOptions:
     chunk_rows: int | None = None     # chunks of this many messages (whole conversations); None: auto, 0: never
     tag_pool_above_bytes: int = 16 << 20  # inputs this big get model-holding worker processes ...
     pipeline_chunk_rows: int = 250_000    # ... and are audited in chunks of this many messages, pipelined
-    read_whole_files: bool = True     # below stream_above_bytes files are read whole (row-level rejects)
+    read_whole_files: bool | None = None  # chunked audits: read files whole (row-level rejects); None = auto
     stream_above_bytes: int = 1 << 30 # ... or automatically when the input files are larger than this
     engine: str = "local"             # "local" or "dask"
     scheduler: str | None = None      # dask.distributed scheduler address (None: local cluster)
@@ -272,7 +273,8 @@ _SLIM_DROP = ("text", "context", "tag_words", "forbidden_words", "source_file", 
 _SLIM_ROUND_DROP = ("customer_text",)
 
 
-def _stream_tables(paths, options: AuditOptions, settings, rubric, model, say, timings, notes):
+def _stream_tables(paths, options: AuditOptions, settings, rubric, model, say, timings, notes,
+                   user_chunked: bool = False):
     """The per-conversation stages chunk by chunk: memory is bounded by the chunk plus compact
     per-reply/per-round facts (no texts) and the conversations table."""
     from qa_scorer import metrics
@@ -286,9 +288,11 @@ def _stream_tables(paths, options: AuditOptions, settings, rubric, model, say, t
         done["n"] += 1
         say(f"reading {Path(path).name}", done["n"])
 
+    whole_files = options.read_whole_files
+    if whole_files is None:  # auto: read whole unless the input is huge or a chunk size was asked for
+        whole_files = not user_chunked and _input_bytes(paths) <= options.stream_above_bytes
     stream = MessageStream(paths, options.ingest, chunk_rows=options.chunk_rows, progress=on_file,
-                           whole_files=_input_bytes(paths) <= options.stream_above_bytes
-                           and options.read_whole_files)
+                           whole_files=whole_files)
     t = time.perf_counter()
     data_end = stream.data_end()
     timings["read"] = time.perf_counter() - t
@@ -355,6 +359,10 @@ def _stream_tables(paths, options: AuditOptions, settings, rubric, model, say, t
         say(f"audited {n_messages:,} messages", done["n"])
     if in_flight is not None:
         finish(*in_flight)
+    if not convs:  # nothing readable: empty tables with every column, as an in-memory audit gives
+        from qa_scorer.schema import empty_messages
+        empty = empty_messages()
+        finish(empty, metrics.conversation_metrics(empty, settings, data_end=data_end), None)
     worst = state["worst"]
     xlsx_replies, keep_msgs, keep_reps, keep_rnds = state["xlsx"], state["msgs"], state["reps"], state["rnds"]
     if stream.split_conversations:
@@ -432,10 +440,11 @@ def _input_bytes(paths) -> int:
 def _audit(paths, options, out_dir, rubric, settings, model, say, timings, notes) -> AuditResult:
     from qa_scorer import metrics, rubric as rubric_mod
 
+    user_chunked = bool(options.chunk_rows)
     chunk_rows = _auto_chunk_rows(paths, options)
     if chunk_rows:
-        options.chunk_rows = chunk_rows
-        streamed = _stream_tables(paths, options, settings, rubric, model, say, timings, notes)
+        options = dataclasses.replace(options, chunk_rows=chunk_rows)  # the caller's options stay as given
+        streamed = _stream_tables(paths, options, settings, rubric, model, say, timings, notes, user_chunked)
         stream = streamed["stream"]
         files_report, rejected = stream.files, stream.rejected
         replies, rounds, conversations = streamed["replies"], streamed["rounds"], streamed["conversations"]

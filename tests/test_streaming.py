@@ -78,6 +78,11 @@ def test_bad_rows_in_a_chunked_audit_are_rejected_one_by_one(tmp_path):
                    "A,2026-11-20 10:00:10,店:小美,\"在的亲\",extra field\n"
                    "B,2026-11-20 10:01:00,buyer2,有货吗\n"
                    "B,2026-11-20 10:01:20,店:小美,有的亲\n", encoding="utf-8")
-    res = audit([src], AuditOptions(out_dir=tmp_path / "o", tags=False, xlsx=False, html=False, chunk_rows=2))
+    res = audit([src], AuditOptions(out_dir=tmp_path / "o", tags=False, xlsx=False, html=False, chunk_rows=2,
+                                    read_whole_files=True))
     assert res.summary["messages"] == 3 and res.rejected["source_line"].tolist() == [3]
     assert not res.failed_files
+    # read chunk by chunk (inputs larger than memory) the file stops at the broken row, and says so
+    res = audit([src], AuditOptions(out_dir=tmp_path / "p", tags=False, xlsx=False, html=False, chunk_rows=2,
+                                    read_whole_files=False))
+    assert res.failed_files and "--chunk-size 0" in res.failed_files[0].error

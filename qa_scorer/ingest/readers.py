@@ -494,13 +494,23 @@ def _iter_arrow_chunks(path: Path, sep: str, columns: dict[str, str] | None, chu
     _rename(pd.DataFrame(columns=header), path, columns)  # unusable headers fail here, before any chunk
 
     def chunks():
-        reader = pacsv.open_csv(
+        try:
+            reader = _open()
+        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:  # Arrow parses the first block on open
+            raise FileReadError(f"broken row or bytes in the first rows ({exc}); fix the file, or audit "
+                                "with --chunk-size 0 to get bad rows listed one by one in rejected.csv") from None
+        yield from _batches(reader)
+
+    def _open():
+        return pacsv.open_csv(
             path,
             read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, block_size=16 << 20),
             parse_options=pacsv.ParseOptions(delimiter=sep, newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(column_types={h: pa.string() for h in header},
                                                  strings_can_be_null=False, quoted_strings_can_be_null=False),
         )
+
+    def _batches(reader):
         line = 2
 
         def emit(table):
