@@ -44,7 +44,7 @@ class AuditOptions:
     tag_pool_above_bytes: int = 16 << 20  # inputs this big get model-holding worker processes ...
     pipeline_chunk_rows: int = 250_000    # ... and are audited in chunks of this many messages, pipelined
     read_whole_files: bool | None = None  # chunked audits: read files whole (row-level rejects); None = auto
-    stream_above_bytes: int = 1 << 30 # ... or automatically when the input files are larger than this
+    stream_above_bytes: int = 1 << 30 # above this input size CSVs are read chunk by chunk (also without tags)
     engine: str = "local"             # "local" or "dask"
     scheduler: str | None = None      # dask.distributed scheduler address (None: local cluster)
 
