@@ -274,7 +274,7 @@ _SLIM_ROUND_DROP = ("customer_text",)
 
 
 def _stream_tables(paths, options: AuditOptions, settings, rubric, model, say, timings, notes,
-                   user_chunked: bool = False):
+                   user_chunked: bool = False, input_bytes: int = 0):
     """The per-conversation stages chunk by chunk: memory is bounded by the chunk plus compact
     per-reply/per-round facts (no texts) and the conversations table."""
     from qa_scorer import metrics
@@ -290,7 +290,7 @@ def _stream_tables(paths, options: AuditOptions, settings, rubric, model, say, t
 
     whole_files = options.read_whole_files
     if whole_files is None:  # auto: read whole unless the input is huge or a chunk size was asked for
-        whole_files = not user_chunked and _input_bytes(paths) <= options.stream_above_bytes
+        whole_files = not user_chunked and input_bytes <= options.stream_above_bytes
     stream = MessageStream(paths, options.ingest, chunk_rows=options.chunk_rows, progress=on_file,
                            whole_files=whole_files)
     t = time.perf_counter()
@@ -382,13 +382,12 @@ def _stream_tables(paths, options: AuditOptions, settings, rubric, model, say, t
     }
 
 
-def _auto_chunk_rows(paths, options: AuditOptions) -> int | None:
+def _auto_chunk_rows(size: int, options: AuditOptions) -> int | None:
     """Stream (chunk) when asked, or when the input is larger than ``stream_above_bytes``."""
     if options.chunk_rows is not None:  # 0: never chunk
         return options.chunk_rows or None
     if options.engine != "local":
         return None
-    size = _input_bytes(paths)
     if size > options.stream_above_bytes:
         return 1_000_000
     if options.tags and size >= options.tag_pool_above_bytes:
@@ -414,9 +413,10 @@ def audit(paths: Iterable[str | Path], options: AuditOptions | None = None,
     options.ingest.session_gap_s = settings.session_gap_s
     # Large inputs: worker processes load the model (and jieba) on their own cores while this
     # process reads the exports; small ones load it here (a pool would cost more than it saves).
+    input_bytes = _input_bytes(paths)
     model = None
     if options.tags and options.engine == "local":
-        if _input_bytes(paths) >= options.tag_pool_above_bytes:
+        if input_bytes >= options.tag_pool_above_bytes:
             from qa_scorer.tag_workers import TagWorkers
             model = TagWorkers(options.model_path, options.workers or os.cpu_count() or 1)
         else:
@@ -425,7 +425,7 @@ def audit(paths: Iterable[str | Path], options: AuditOptions | None = None,
             model = load_model(options.model_path)
             timings["load_model"] = time.perf_counter() - t
     try:
-        return _audit(paths, options, out_dir, rubric, settings, model, say, timings, notes)
+        return _audit(paths, options, out_dir, rubric, settings, model, say, timings, notes, input_bytes)
     finally:
         if hasattr(model, "close"):
             model.close()
@@ -437,14 +437,15 @@ def _input_bytes(paths) -> int:
     return sum(f.stat().st_size for f in files)
 
 
-def _audit(paths, options, out_dir, rubric, settings, model, say, timings, notes) -> AuditResult:
+def _audit(paths, options, out_dir, rubric, settings, model, say, timings, notes, input_bytes) -> AuditResult:
     from qa_scorer import metrics, rubric as rubric_mod
 
     user_chunked = bool(options.chunk_rows)
-    chunk_rows = _auto_chunk_rows(paths, options)
+    chunk_rows = _auto_chunk_rows(input_bytes, options)
     if chunk_rows:
         options = dataclasses.replace(options, chunk_rows=chunk_rows)  # the caller's options stay as given
-        streamed = _stream_tables(paths, options, settings, rubric, model, say, timings, notes, user_chunked)
+        streamed = _stream_tables(paths, options, settings, rubric, model, say, timings, notes,
+                                  user_chunked, input_bytes)
         stream = streamed["stream"]
         files_report, rejected = stream.files, stream.rejected
         replies, rounds, conversations = streamed["replies"], streamed["rounds"], streamed["conversations"]

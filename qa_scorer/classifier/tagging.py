@@ -62,11 +62,16 @@ class _Explainer:
 _EXPLAINERS: "weakref.WeakKeyDictionary[ReplyClassifier, _Explainer]" = weakref.WeakKeyDictionary()
 
 
+def _per_model(cache: weakref.WeakKeyDictionary, model: ReplyClassifier, build):
+    """``build(model)`` once per process and model, kept while the model lives."""
+    value = cache.get(model)
+    if value is None:
+        value = cache[model] = build(model)
+    return value
+
+
 def _explainer(model: ReplyClassifier) -> _Explainer:
-    explainer = _EXPLAINERS.get(model)
-    if explainer is None:
-        explainer = _EXPLAINERS[model] = _Explainer(model)
-    return explainer
+    return _per_model(_EXPLAINERS, model, _Explainer)
 
 
 def _overlaps(a: str, b: str) -> bool:
@@ -171,10 +176,7 @@ _PARTS: "weakref.WeakKeyDictionary[ReplyClassifier, _LinearParts]" = weakref.Wea
 
 
 def _parts(model: ReplyClassifier) -> _LinearParts:
-    parts = _PARTS.get(model)
-    if parts is None:
-        parts = _PARTS[model] = _LinearParts(model)
-    return parts
+    return _per_model(_PARTS, model, _LinearParts)
 
 
 def _score_strings(model: ReplyClassifier, kind: str, strings: np.ndarray) -> np.ndarray:
