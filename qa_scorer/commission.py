@@ -31,6 +31,8 @@ from typing import Any
 
 import pandas as pd
 
+from qa_scorer.headers import SALES_HEADERS, header_key, match_headers
+from qa_scorer.ingest.encoding import DecodeError, read_text
 from qa_scorer.safety import excel_safe
 
 FEN = Decimal("0.01")
@@ -45,16 +47,13 @@ ROLE_ALIASES: dict[str, str] = {
     "supervisor": "supervisor", "主管": "supervisor", "客服主管": "supervisor",
 }
 
-#: Sales-file columns: canonical name -> accepted headers (case-insensitive, spaces ignored).
-SALES_HEADERS: dict[str, tuple[str, ...]] = {
-    "agent": ("agent", "客服", "子账号", "客服账号", "客服名称"),
-    "role": ("role", "岗位", "角色"),
-    "inquiry_sales": ("inquiry_sales", "询单销售额"),
-    "inquiries": ("inquiries", "询单人数"),
-    "buyers": ("buyers", "成交人数", "询单成交人数"),
-    "returns": ("returns", "退换件数", "退换货件数"),
-    "aov": ("aov", "平均客单价", "客单价"),
-    "period": ("period", "周期", "月份"),
+# Sales-file columns: ``SALES_HEADERS`` (canonical name -> accepted headers), imported above from
+# ``qa_scorer.headers``: ``audit`` uses the same table to recognise and skip a sales file.
+
+#: Scores-file columns (the agents.csv of ``qa-scorer audit``, or a hand-made one).
+SCORES_HEADERS: dict[str, tuple[str, ...]] = {
+    "agent": ("agent", "客服"),
+    "service_score": ("service_score", "score", "绩效得分", "得分"),
 }
 _MONEY_COLUMNS = ("inquiry_sales", "aov")
 _COUNT_COLUMNS = ("inquiries", "buyers", "returns")
@@ -279,22 +278,15 @@ def scheme_text(name: str = "default") -> str:
 # ---------------------------------------------------------------------------------------------
 
 def _read_text(path: Path) -> str:
-    raw = path.read_bytes()
-    for enc in ("utf-8-sig", "gb18030"):  # gb18030 is a superset of GBK/GB2312
-        try:
-            return raw.decode(enc)
-        except UnicodeDecodeError:
-            continue
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(raw).best()
-    if best is None:
-        raise SalesError(f"{path}: cannot tell the text encoding; save it as UTF-8 (CSV UTF-8 in Excel)")
-    return str(best)
+    try:
+        return read_text(path)[0]
+    except DecodeError as exc:
+        raise SalesError(f"{path}: {exc.reason}; save it as UTF-8 (CSV UTF-8 in Excel)") from None
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV/TSV (utf-8, utf-8 with BOM or GBK) or xlsx file as text cells.
+    """Read a CSV/TSV (UTF-8 with or without BOM, GBK/GB18030 or UTF-16: ``ingest.encoding``) or
+    xlsx file as text cells.
 
     Adds ``source_line`` (the 1-based line/row of each record, header = 1)."""
     p = Path(path)
@@ -322,27 +314,11 @@ def read_table(path: str | Path) -> pd.DataFrame:
 
 
 def _canonical_columns(df: pd.DataFrame, path: Path, headers: dict[str, tuple[str, ...]]) -> tuple[dict, list]:
-    lookup = {}
-    for canon, names in headers.items():
-        for name in names:
-            lookup[_header_key(name)] = canon
-    mapping, ignored = {}, []
-    for col in df.columns:
-        if col == "source_line":
-            continue
-        canon = lookup.get(_header_key(col))
-        if canon is None:
-            ignored.append(col)
-        elif canon in mapping.values():
-            other = next(k for k, v in mapping.items() if v == canon)
-            raise SalesError(f"{path}: columns {other!r} and {col!r} both mean {canon}; keep one of them")
-        else:
-            mapping[col] = canon
-    return mapping, ignored
-
-
-def _header_key(name: str) -> str:
-    return unicodedata.normalize("NFKC", str(name)).strip().lower().replace(" ", "").replace("/", "")
+    match = match_headers(df.columns, headers, skip=["source_line"])
+    if match.conflicts:
+        kept, dropped, canon = match.conflicts[0]
+        raise SalesError(f"{path}: columns {kept!r} and {dropped!r} both mean {canon}; keep one of them")
+    return match.mapped, match.ignored
 
 
 def _parse_number(raw: str, *, whole: bool, path: Path, line: int, column: str) -> Decimal | None:
@@ -385,7 +361,7 @@ def read_sales(path: str | Path) -> pd.DataFrame:
     blank = out["agent"] == ""
     if blank.any():
         raise SalesError(f"{p}: line {int(out.loc[blank, 'source_line'].iloc[0])}: the agent (客服) cell is empty")
-    roles = df["role"].astype(str).map(lambda r: ROLE_ALIASES.get(_header_key(r)))
+    roles = df["role"].astype(str).map(lambda r: ROLE_ALIASES.get(header_key(r)))
     bad = roles.isna()
     if bad.any():
         i = bad.to_numpy().nonzero()[0][0]
@@ -413,8 +389,7 @@ def read_scores(path: str | Path) -> pd.DataFrame:
     ``service_score`` (``score``/``绩效得分`` also accepted); scores as text-exact ``Decimal``."""
     p = Path(path)
     df = read_table(p)
-    mapping, _ = _canonical_columns(df, p, {"agent": ("agent", "客服"),
-                                            "service_score": ("service_score", "score", "绩效得分", "得分")})
+    mapping, _ = _canonical_columns(df, p, SCORES_HEADERS)
     if set(mapping.values()) != {"agent", "service_score"}:
         raise SalesError(f"{p}: a scores file needs columns agent and service_score "
                          f"(the agents.csv written by `qa-scorer audit`); found: {', '.join(df.columns[:-1])}")
@@ -573,7 +548,7 @@ def _canonical_sales(sales_df: pd.DataFrame) -> pd.DataFrame:
     if "agent" not in sales_df.columns or "role" not in sales_df.columns:
         raise SalesError("sales table needs columns agent and role")
     sales = sales_df.reset_index(drop=True).copy()
-    roles = sales["role"].astype(str).map(lambda r: ROLE_ALIASES.get(_header_key(r)))
+    roles = sales["role"].astype(str).map(lambda r: ROLE_ALIASES.get(header_key(r)))
     if roles.isna().any():
         bad = sales.loc[roles.isna(), "role"].iloc[0]
         raise SalesError(f"sales table: unknown role {bad!r}; allowed: {', '.join(ROLES)} (or 售前/售后/金牌/主管)")

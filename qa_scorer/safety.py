@@ -6,7 +6,16 @@ import re
 
 import pandas as pd
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: What makes a spreadsheet cell risky - the one definition for every output (pandas
+#: ``excel_safe`` for audit.xlsx, payroll, coaching and tagged CSVs; Arrow ``arrow_csv_safe`` for
+#: the audit CSVs): text starting with = + - @ is run as a formula by Excel/WPS/LibreOffice, and a
+#: leading tab or CR is stripped by some of them before evaluating.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_REGEX_CHAR = {"-": r"\-", "\t": r"\t", "\r": r"\r"}
+#: The same as a regular expression, valid for Python ``re`` and Arrow's RE2 alike.
+FORMULA_START_REGEX = "^[" + "".join(_REGEX_CHAR.get(c, c) for c in FORMULA_START) + "]"
+#: Put in front of a risky cell: the spreadsheet shows the text as it is.
+GUARD = "'"
 
 
 def excel_safe_value(value):
@@ -15,8 +24,8 @@ def excel_safe_value(value):
     Numbers stay numbers; only text starting with = + - @ (or tab/CR, which some
     spreadsheet programs strip before evaluating) is changed.
     """
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return GUARD + value
     return value
 
 
@@ -27,10 +36,31 @@ def excel_safe(df: pd.DataFrame) -> pd.DataFrame:
         s = out[col]
         if pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s):
             text = s.astype("string")
-            risky = text.str.match(r"^[=+\-@\t\r]", na=False)
+            risky = text.str.match(FORMULA_START_REGEX, na=False)
             if risky.any():
-                out[col] = s.astype(object).where(~risky, "'" + text.astype(object))
+                out[col] = s.astype(object).where(~risky, GUARD + text.astype(object))
     return out
+
+
+def arrow_csv_safe(table):
+    """``excel_safe`` for a pyarrow Table about to be written as CSV (the audit's CSVs are made to
+    open in Excel): risky text cells get the apostrophe in front, and timestamps are cast to
+    whole seconds (what the CSVs show).  Returns a new table; other columns are untouched."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for i, fld in enumerate(table.schema):
+        col = table.column(i)
+        if pa.types.is_timestamp(fld.type):
+            table = table.set_column(i, fld.name, col.cast(pa.timestamp("s"), safe=False))
+        elif pa.types.is_string(fld.type) or pa.types.is_large_string(fld.type):
+            risky = pc.match_substring_regex(col, FORMULA_START_REGEX)
+            if pc.any(risky).as_py():
+                quote = pa.scalar(GUARD, type=fld.type)
+                empty = pa.scalar("", type=fld.type)
+                guarded = pc.binary_join_element_wise(quote, col, empty)
+                table = table.set_column(i, fld.name, pc.if_else(risky, guarded, col))
+    return table
 
 
 # Mainland mobile numbers (optionally +86), landlines with area code, order numbers (long digit runs).

@@ -12,14 +12,12 @@ import shutil
 import sys
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 import conftest_report as fx  # noqa: E402
 
-from qa_scorer.report import write_html_report  # noqa: E402
+from qa_scorer.report import load_audit_folder, write_html_report  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
@@ -50,21 +48,19 @@ def _require_browser():
 @pytest.fixture(scope="module")
 def report_page(tmp_path_factory):
     sync_playwright = _require_browser()
-    t = fx.audit_tables()
-    # A third agent makes the numeric sort observable (10 > 2, though "10" < "2" as text) and has no score.
-    extra = pd.DataFrame([{**{c: 0 for c in t["agents"].columns}, "agent": f"{fx.SHOP}:小新", "conversations": 10,
-                           "rounds": 12, "avg_response_s": 300.0, "within_3min_rate": 0.5,
-                           "service_score": np.nan}])
-    agents = pd.concat([t["agents"], extra], ignore_index=True)
+    # the real audit folder (tests/conftest_report.py), read back as coach --from does
+    t = load_audit_folder(fx.audit_folder(tmp_path_factory))
     path = tmp_path_factory.mktemp("browser") / "report.html"
-    write_html_report(path, agents=agents, conversations=t["conversations"], replies=t["replies"],
-                      messages=t["messages"], run_info=t["run"], rounds=t["rounds"])
+    write_html_report(path, agents=t["agents"], conversations=t["conversations"], replies=t["replies"],
+                      messages=t["messages"], run_info=t["run"], rounds=t["rounds"], worst_n=5)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         errors, network = [], []
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(str(e)))
+        # alert(1) from an injected <script> or onerror would open a dialog: record it as an error
+        page.on("dialog", lambda d: (errors.append(f"dialog: {d.message}"), d.dismiss()))
         page.on("request", lambda r: network.append(r.url) if not r.url.startswith(("file:", "data:")) else None)
         page.goto(path.as_uri())
         page.wait_for_load_state("load")
@@ -80,21 +76,21 @@ def agent_names(page) -> list[str]:
 
 def test_agent_table_renders_and_sorts(report_page):
     page, _, _ = report_page
-    xinxin = f"{fx.SHOP}:小新"
-    assert agent_names(page) == [fx.AQIANG, fx.XIAOMEI, xinxin]  # by score, blank last
+    by_score = agent_names(page)
+    assert sorted(by_score) == sorted([fx.AQIANG, fx.XIAOMEI, fx.XIAOXIN])
     score = page.locator('#agent-table th[data-col="service_score"]')
     score.click()
     assert score.get_attribute("aria-sort") == "ascending"
-    assert agent_names(page) == [fx.XIAOMEI, fx.AQIANG, xinxin]  # 73.5, 87.25, blank stays last
+    assert agent_names(page) == by_score[::-1]
     score.click()
     assert score.get_attribute("aria-sort") == "descending"
-    assert agent_names(page) == [fx.AQIANG, fx.XIAOMEI, xinxin]
-    conversations = page.locator('#agent-table th[data-col="conversations"]')
-    conversations.click()
-    assert agent_names(page)[-1] == xinxin  # 2, 2, 10: numeric, not text order
+    # first response 8 s, 20 s, 57.5 s: sorted as numbers, not as text ("8.0" > "57.5")
+    first = page.locator('#agent-table th[data-col="first_response_avg_s"]')
+    first.click()
+    assert agent_names(page) == [fx.XIAOXIN, fx.XIAOMEI, fx.AQIANG]
     assert score.get_attribute("aria-sort") is None
-    conversations.click()
-    assert agent_names(page)[0] == xinxin
+    first.click()
+    assert agent_names(page) == [fx.AQIANG, fx.XIAOMEI, fx.XIAOXIN]
 
 
 def test_charts_render(report_page):
@@ -109,15 +105,15 @@ def test_charts_render(report_page):
 
 def test_chat_renders_and_injected_markup_stays_text(report_page):
     page, _, _ = report_page
-    first = page.locator("section.conv").first
+    first = page.locator("section.conv", has_text=fx.CID1)
     assert first.locator(".msg.customer").count() == 3
     assert first.locator(".msg.agent").count() == 3
     customer_box = first.locator(".msg.customer .bubble").first.bounding_box()
     agent_box = first.locator(".msg.agent .bubble").first.bounding_box()
     assert customer_box["x"] < agent_box["x"]  # buyer left, agent right
     assert fx.SCRIPT_ATTACK in first.inner_text()
-    assert page.locator("section.conv img").count() == 0
-    assert page.evaluate("typeof window.__pwned") == "undefined"
+    assert fx.IMG_ATTACK in page.locator("section.conv", has_text="QN202611210002").inner_text()
+    assert page.locator("img").count() == 0
     assert page.title() == TITLE
     assert page.locator("script").count() == 1
 

@@ -1,4 +1,8 @@
-"""Coaching examples: loading the audit folder, selection, order, context, masking, outputs and the CLI."""
+"""Coaching examples from a real audit folder: loading, selection, order, context, masking, outputs, CLI.
+
+The folder is written by qa_scorer.pipeline.audit on the crafted export of
+tests/conftest_report.py and read with load_audit_folder, as ``qa-scorer coach --from`` does.
+"""
 
 from __future__ import annotations
 
@@ -23,15 +27,27 @@ from qa_scorer.report import (  # noqa: E402
     write_coaching,
 )
 
-
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory) -> Path:
-    return fx.write_audit_folder(tmp_path_factory.mktemp("audit") / "qa-report")
+C2 = "QN202611210002"
 
 
 @pytest.fixture(scope="module")
-def tables(folder) -> dict:
-    return load_audit_folder(folder)
+def audit(tmp_path_factory) -> Path:
+    return fx.audit_folder(tmp_path_factory)
+
+
+@pytest.fixture
+def folder(audit, tmp_path) -> Path:
+    """A private copy (the CLI writes coaching.html into the folder)."""
+    return fx.copy_folder(audit, tmp_path / "qa-report")
+
+
+@pytest.fixture
+def tables(audit) -> dict:
+    return load_audit_folder(audit)
+
+
+def replies_by_text(tables) -> pd.DataFrame:
+    return tables["replies"].set_index("text")
 
 
 # --------------------------------------------------------------------------- load_audit_folder
@@ -39,23 +55,27 @@ def test_load_audit_folder_types(tables):
     assert {"messages", "replies", "conversations", "rounds", "agents", "rejected", "run"} <= set(tables)
     assert pd.api.types.is_datetime64_any_dtype(tables["messages"]["sent_at"])
     assert pd.api.types.is_datetime64_any_dtype(tables["rounds"]["answered_at"])
-    assert tables["messages"]["sent_at"].iloc[0] == pd.Timestamp("2024-05-06 10:00:00")
-    assert tables["replies"]["tag_words"].iloc[0] == ""  # empty text stays "", not NaN
-    assert tables["run"]["settings"]["platform"] == "taobao"
+    assert tables["messages"]["sent_at"].iloc[0] == pd.Timestamp("2026-11-21 10:00:00")
+    assert tables["messages"]["text"].iloc[0] == "这件T恤会掉色吗？"
+    first = replies_by_text(tables).loc["亲，这款是纯棉面料，正常洗涤不会掉色的哦，放心购买~"]
+    assert first["tag_words"] == ""  # empty text stays "", not NaN
+    assert first["latency_s"] == 30
+    assert tables["rejected"]["reason"].str.contains("yesterday").tolist() == [True]
+    assert tables["run"]["settings"]["min_reply_chars"] == 4
 
 
-def test_numeric_looking_ids_stay_text(tmp_path):
-    t = fx.audit_tables()
-    for name in ("messages", "replies", "rounds", "conversations"):
-        t[name] = t[name].assign(conversation_id=t[name]["conversation_id"].str.replace("c", "00", regex=False))
-    loaded = load_audit_folder(fx.write_audit_folder(tmp_path / "qa", t))
-    assert loaded["conversations"]["conversation_id"].tolist() == ["001", "002", "003", "004"]
+def test_numeric_looking_ids_stay_text(audit, tmp_path):
+    folder = fx.copy_folder(audit, tmp_path / "qa")
+    for path in folder.glob("*.csv"):  # QN202611210001 -> 00202611210001
+        path.write_text(path.read_text(encoding="utf-8-sig").replace("QN2026", "002026"), encoding="utf-8-sig")
+    loaded = load_audit_folder(folder)
+    assert loaded["conversations"]["conversation_id"].tolist()[0] == "00202611210001"
     ex = coaching_examples(loaded, rule="short_reply")
-    assert ex["conversation_id"].tolist() == ["001"]
+    assert ex["conversation_id"].tolist() == ["00202611210001"]  # not masked, not a number
 
 
-def test_missing_file_is_named(tmp_path):
-    folder = fx.write_audit_folder(tmp_path / "qa")
+def test_missing_file_is_named(audit, tmp_path):
+    folder = fx.copy_folder(audit, tmp_path / "qa")
     (folder / "replies.csv").unlink()
     with pytest.raises(AuditFolderError, match=r"replies\.csv missing; run `qa-scorer audit"):
         load_audit_folder(folder)
@@ -63,69 +83,88 @@ def test_missing_file_is_named(tmp_path):
         load_audit_folder(tmp_path / "nope")
 
 
-def test_bad_date_names_file_row_and_column(tmp_path):
-    t = fx.audit_tables()
-    t["messages"] = t["messages"].astype({"sent_at": object})
-    t["messages"].loc[2, "sent_at"] = "yesterday"
-    folder = fx.write_audit_folder(tmp_path / "qa", t)
+def test_bad_date_names_file_row_and_column(audit, tmp_path):
+    folder = fx.copy_folder(audit, tmp_path / "qa")
+    path = folder / "messages.csv"
+    path.write_text(path.read_text(encoding="utf-8-sig").replace("2026-11-21 10:02:00", "yesterday", 1),
+                    encoding="utf-8-sig")
     with pytest.raises(AuditFolderError, match=r"messages\.csv: data row 3, column sent_at: .*'yesterday'"):
         load_audit_folder(folder)
 
 
 # --------------------------------------------------------------------------- selection and order
-def test_tag_examples_most_probable_first(tables):
+def test_tag_examples(tables):
     ex = coaching_examples(tables, tag="pushy", mask=False)
-    assert ex["reply"].tolist() == ["最后一件了，亲不买就没有了哦", "有的亲，现在下单立减20元，百分百正品"]
-    assert ex["probability"].tolist() == [0.93, 0.62]
-    assert ex["reason"].tolist() == ["催单 pushy：最后一件, 没有了", "催单 pushy：现在下单"]
-    assert ex["rank"].tolist() == [1, 2]
+    pushy = replies_by_text(tables).loc[fx.PUSHY]
+    assert ex["reply"].tolist() == [fx.PUSHY]
+    assert ex["probability"].tolist() == [pushy["p_pushy"]]
+    assert ex["reason"].tolist() == ["催单 pushy：" + pushy["tag_words"].removeprefix("pushy:").strip()]
+    assert ex["rank"].tolist() == [1]
+
+
+def test_shipped_model_still_flags_the_crafted_replies(tables):
+    replies = replies_by_text(tables)
+    for text, tags in fx.TAGGED.items():
+        flagged = {t for t in ("pushy", "unhelpful", "rude", "overclaim") if replies.loc[text, t]}
+        assert flagged == tags, text
+    assert replies[["pushy", "unhelpful", "rude", "overclaim"]].to_numpy().sum() == 4
+
+
+def test_tag_examples_most_probable_first(tables):
+    t = dict(tables, replies=tables["replies"].copy())
+    rude = t["replies"]["text"] == fx.RUDE
+    t["replies"].loc[rude, "pushy"] = 1  # a second pushy reply, less probable than the first
+    ex = coaching_examples(t, tag="pushy", mask=False)
+    assert ex["reply"].tolist() == [fx.PUSHY, fx.RUDE]
+    assert ex["probability"].is_monotonic_decreasing
 
 
 def test_rule_short_reply(tables):
     ex = coaching_examples(tables, rule="short_reply", mask=False)
-    assert ex["reply"].tolist() == ["嗯"]
+    assert ex["reply"].tolist() == [fx.SHORT]
     assert ex["reason"].tolist() == ["回复 1 字 < 4 字"]
     assert ex["latency_s"].tolist() == [240.0]
 
 
 def test_rule_slow_uses_latency(tables):
     ex = coaching_examples(tables, rule="slow", mask=False)
-    assert ex["reply"].tolist() == ["嗯"]
+    assert ex["reply"].tolist() == [fx.SHORT]
     assert ex["reason"].tolist() == ["买家等待 4分 才得到回复（> 120 秒）"]
 
 
 def test_rule_product_answer_short_most_severe_first(tables):
-    ex = coaching_examples(tables, rule="product_answer_short", mask=False)
-    # c3 answered with 4 characters (11 short), c1 with 13 (2 short)
-    assert ex["reply"].tolist() == ["偏大一码", "最后一件了，亲不买就没有了哦"]
+    rounds = tables["rounds"].assign(product_answer_short=False)
+    for cid, idx, chars in ((fx.CID1, 2, 13), ("QN202611210003", 1, 4)):
+        hit = (rounds["conversation_id"] == cid) & (rounds["round_index"] == idx)
+        rounds.loc[hit, ["product_question", "product_answer_chars", "product_answer_short"]] = [True, chars, True]
+    ex = coaching_examples(dict(tables, rounds=rounds), rule="product_answer_short", mask=False)
+    assert ex["reply"].tolist() == [fx.SIZE_ANSWER, fx.PUSHY]  # 4 characters (11 short) before 13 (2 short)
     assert ex["reason"].tolist() == ["商品问题回复 4 字 < 15 字", "商品问题回复 13 字 < 15 字"]
 
 
 def test_rule_missing_closing_shows_last_agent_reply(tables):
     ex = coaching_examples(tables, rule="missing_closing", mask=False)
-    assert ex["conversation_id"].tolist() == ["c1"]
-    assert ex["reply"].tolist() == ["最后一件了，亲不买就没有了哦"]
+    assert ex["conversation_id"].tolist() == [fx.CID1]
+    assert ex["reply"].tolist() == [fx.PUSHY]
 
 
 def test_thresholds_come_from_run_json(tables):
     t = dict(tables, run={"settings": {"min_reply_chars": 6, "slow_seconds": 60}})
     assert coaching_examples(t, rule="short_reply")["reason"].tolist() == ["回复 1 字 < 6 字"]
     # 70 s is slow under a 60 s threshold only if rounds.csv says so; its `slow` column rules
-    assert coaching_examples(t, rule="slow")["reply"].tolist() == ["嗯"]
+    assert coaching_examples(t, rule="slow")["reply"].tolist() == [fx.SHORT]
 
 
 def test_all_flags_take_turns_and_merge_reasons(tables):
     ex = coaching_examples(tables, mask=False)
-    assert ex["reply"].tolist() == [
-        "最后一件了，亲不买就没有了哦",  # pushy 0.93 (+ product short, missing closing)
-        "有的亲，现在下单立减20元，百分百正品",  # overclaim 0.71 (+ pushy 0.62)
-        "嗯",  # short reply, slow
-        "偏大一码",  # product answer short
-    ]
-    assert ex["category"].iloc[1] == "overclaim,pushy"
-    assert ex["probability"].iloc[1] == 0.71
-    assert "会话结束未发送结束语" in ex["reason"].iloc[0]
+    assert {fx.PUSHY, fx.RUDE, fx.OVERCLAIM, fx.SHORT} <= set(ex["reply"])
     assert ex["reply"].is_unique
+    row = ex.set_index("reply")
+    assert row.loc[fx.RUDE, "category"] == "unhelpful,rude"
+    assert row.loc[fx.SHORT, "category"] == "short_reply,slow"
+    assert "会话结束未发送结束语" in row.loc[fx.PUSHY, "reason"] and "催单 pushy" in row.loc[fx.PUSHY, "reason"]
+    # first turn: the best of each tag in TAGS order (pushy, unhelpful, …), then the rules
+    assert ex["reply"].tolist()[:2] == [fx.PUSHY, fx.RUDE]
 
 
 def test_limit(tables):
@@ -135,16 +174,15 @@ def test_limit(tables):
 def test_agent_filter_with_or_without_shop_prefix(tables):
     short = coaching_examples(tables, agent="小美", mask=False)
     full = coaching_examples(tables, agent=fx.XIAOMEI, mask=False)
-    wide_colon = coaching_examples(tables, agent="优衣库官方旗舰店：小美", mask=False)
+    wide_colon = coaching_examples(tables, agent=f"{fx.SHOP}：小美", mask=False)
     assert short["reply"].tolist() == full["reply"].tolist() == wide_colon["reply"].tolist()
-    assert set(short["agent"]) == {fx.XIAOMEI}
-    assert "偏大一码" in short["reply"].tolist()
-    assert coaching_examples(tables, agent="阿强", mask=False)["reply"].tolist() == [
-        "有的亲，现在下单立减20元，百分百正品"]
+    assert {fx.PUSHY, fx.SHORT} <= set(short["reply"]) and set(short["agent"]) == {fx.XIAOMEI}
+    aqiang = coaching_examples(tables, agent="阿强", mask=False)
+    assert {fx.RUDE, fx.OVERCLAIM} <= set(aqiang["reply"]) and set(aqiang["agent"]) == {fx.AQIANG}
 
 
 def test_unknown_agent_tag_rule(tables):
-    with pytest.raises(CoachingError, match=f"agents: {fx.XIAOMEI}, {fx.AQIANG}"):
+    with pytest.raises(CoachingError, match="agents: .*小美"):
         coaching_examples(tables, agent="小红")
     with pytest.raises(CoachingError, match="unknown tag 'spam'"):
         coaching_examples(tables, tag="spam")
@@ -152,14 +190,12 @@ def test_unknown_agent_tag_rule(tables):
         coaching_examples(tables, rule="typo")
 
 
-def test_tag_without_classifier_columns(tables):
-    t = dict(tables, replies=tables["replies"].drop(columns=["pushy", "p_pushy"]))
+def test_audit_without_classifier(tmp_path_factory):
+    t = load_audit_folder(fx.audit_folder(tmp_path_factory, "no-tags", tags=False))
     with pytest.raises(CoachingError, match="without the classifier"):
         coaching_examples(t, tag="pushy")
-    # without any tag columns the default still finds the rule examples
-    no_tags = tables["replies"].drop(columns=["pushy", "unhelpful", "rude", "overclaim"])
-    ex = coaching_examples(dict(tables, replies=no_tags), mask=False)
-    assert ex["kind"].eq("rule").all() and "嗯" in ex["reply"].tolist()
+    ex = coaching_examples(t, mask=False)  # the rule examples are still there
+    assert ex["kind"].eq("rule").all() and fx.SHORT in ex["reply"].tolist()
 
 
 def test_rule_needing_rounds_without_rounds_csv(tables):
@@ -170,19 +206,16 @@ def test_rule_needing_rounds_without_rounds_csv(tables):
 
 def test_good_examples(tables):
     ex = coaching_examples(tables, good=True, mask=False)
-    # product answer first, then the cleanest (lowest tag probability); c1 is excluded (never closed),
-    # c3's "偏大一码" is a short product answer, c2's tagged reply and the auto reply are out.
-    assert ex["reply"].tolist() == [
-        "亲，这款是100%精梳棉，经过抗起球处理，正常穿着不容易起球哦",
-        "不客气，有问题随时联系我们，祝您购物愉快",
-        "好的呢亲，有问题随时联系我们，祝您购物愉快",
-        "在的呢亲~有什么可以帮您",
-    ]
-    assert ex["kind"].eq("good").all()
+    assert ex["kind"].eq("good").all() and len(ex) > 3
     assert (ex["latency_s"] <= 60).all()
-    assert ex["reason"].iloc[0] == "响应 45秒 ≤ 60 秒 · 商品问题回复 28 字 ≥ 15 字 · 无标记 · 会话有结束语"
+    # the product answer first; never a tagged, short, auto or unclosed conversation's reply
+    assert ex["reply"].iloc[0] == fx.GOOD_ANSWER
+    assert ex["reason"].iloc[0] == "响应 45秒 ≤ 60 秒 · 商品问题回复 27 字 ≥ 15 字 · 无标记 · 会话有结束语"
+    assert not {fx.PUSHY, fx.RUDE, fx.OVERCLAIM, fx.SHORT, "[自动回复]您好，客服马上就来"} & set(ex["reply"])
+    assert fx.CID1 not in set(ex["conversation_id"])  # never closed
     only_product = coaching_examples(tables, good=True, rule="product_answer_short", mask=False)
-    assert only_product["conversation_id"].tolist() == ["c4"]
+    assert fx.GOOD_ANSWER in only_product["reply"].tolist()
+    assert only_product["reason"].str.contains("商品问题回复").all()
 
 
 # --------------------------------------------------------------------------- context and masking
@@ -190,10 +223,14 @@ def test_context_buyer_messages_before_and_after(tables):
     ex = coaching_examples(tables, rule="short_reply", mask=False).iloc[0]
     assert [m["text"] for m in ex["before"]] == [f"好的，我电话{fx.PHONE}，订单号{fx.ORDER_NO}"]
     assert [m["text"] for m in ex["after"]] == [fx.SCRIPT_ATTACK]
-    assert ex["before"][0]["sent_at"] == pd.Timestamp("2024-05-06 10:02:00")
-    good = coaching_examples(tables, good=True, mask=False)
-    # the system notice between the answer and the next agent message is not buyer context
-    assert [m["text"] for m in good.iloc[3]["after"]] == [f"尺码偏大吗，我身高165体重100斤，寄到{fx.ADDRESS}"]
+    assert ex["before"][0]["sent_at"] == pd.Timestamp("2026-11-21 10:02:00")
+    replies = tables["replies"].copy()
+    replies.loc[replies["text"] == fx.SIZE_ANSWER, "short_reply"] = True
+    size = coaching_examples(dict(tables, replies=replies), rule="short_reply", mask=False).set_index(
+        "reply").loc[fx.SIZE_ANSWER]
+    # the system notice after the answer is not buyer context; the buyer's "好的" is
+    assert [m["text"] for m in size["before"]] == [f"尺码偏大吗，我身高165体重100斤，寄到{fx.ADDRESS}"]
+    assert [m["text"] for m in size["after"]] == ["好的"]
 
 
 def test_context_without_message_index(tables):
@@ -203,13 +240,31 @@ def test_context_without_message_index(tables):
 
 
 def test_masking_buyers_phones_addresses_orders(tables):
-    ex = coaching_examples(tables)
-    text = write_coaching(ex, None, fmt="md")
+    ex = coaching_examples(tables, limit=50)
+    good = coaching_examples(tables, good=True, limit=50)
+    text = write_coaching(ex, None, fmt="md") + write_coaching(good, None, fmt="md")
     for secret in ("tb_buyer1", "tb_buyer3", "小王爱购物", fx.PHONE, fx.ORDER_NO, fx.ADDRESS):
         assert secret not in text
-    assert ex["customer"].tolist() == ["买家A", "买家B", "买家A", "买家C"]  # in order of appearance
-    assert ex.iloc[2]["before"][0]["sender"] == "买家A"
+    plain = coaching_examples(tables, limit=50, mask=False)["customer"].tolist()
+    aliases = dict(zip(plain, ex["customer"]))
+    assert len(set(aliases.values())) == len(aliases) == len(set(plain))  # one alias per buyer
+    assert ex["customer"].iloc[0] == "买家A"  # in order of appearance
     assert "138\\*\\*\\*\\*5678" in text and "\\[订单号\\]" in text and "\\[地址\\]" in text
+
+
+def test_conversation_ids_are_never_masked(tables, tmp_path):
+    ex = coaching_examples(tables, rule="short_reply")
+    assert ex["conversation_id"].tolist() == [fx.CID1]
+    assert "[订单号]" in ex.iloc[0]["before"][0]["text"]  # the order number in the chat is masked
+    md = write_coaching(ex, None, fmt="md")
+    html = write_coaching(ex, None, fmt="html")
+    for doc in (md, html):
+        assert f"会话 {fx.CID1}" in doc and "QN[订单号]" not in doc and "QN\\[订单号\\]" not in doc
+    path = tmp_path / "c.xlsx"
+    write_coaching(ex, path, fmt="xlsx")
+    ws = openpyxl.load_workbook(path)["coaching"]
+    head = [c.value for c in ws[1]]
+    assert ws.cell(row=2, column=head.index("会话 conversation") + 1).value == fx.CID1
 
 
 def test_no_mask_keeps_names(tables):
@@ -220,24 +275,26 @@ def test_no_mask_keeps_names(tables):
 
 # --------------------------------------------------------------------------- outputs
 def test_markdown_escapes_chat_text(tables):
-    text = write_coaching(coaching_examples(tables, tag="pushy"), None, fmt="md")
+    text = write_coaching(coaching_examples(tables, rule="short_reply"), None, fmt="md")
     assert not re.search(r"(?<!\\)<", text)  # every < is backslash-escaped: no raw HTML reaches a renderer
-    assert "\\<script\\>window.\\_\\_pwned=1" in text
-    assert text.index("0.93") < text.index("0.62")
-    assert "**客服 优衣库官方旗舰店:小美：最后一件了，亲不买就没有了哦** ◀" in text
+    assert "\\<script\\>alert(1)\\</script\\>还有货吗" in text
+    assert f"**客服 {fx.XIAOMEI}：{fx.SHORT}** ◀" in text
 
 
 def test_html_output_escapes(tables, tmp_path):
     path = tmp_path / "c.html"
-    text = write_coaching(coaching_examples(tables, tag="pushy"), path, fmt="html")
+    ex = coaching_examples(tables, rule="short_reply")
+    text = write_coaching(ex, path, fmt="html")
     assert path.read_text(encoding="utf-8") == text
     assert "<script" not in text and "<img" not in text
-    assert "&lt;script&gt;window.__pwned=1" in text and "&lt;img src=x onerror=" in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;还有货吗" in text
+    assert '<div class="reason">原因：回复 1 字 &lt; 4 字</div>' in text
+    assert text.count('<section class="ex bad">') == 1
 
 
 def test_xlsx_output_neutralises_formulas(tables, tmp_path):
     t = dict(tables, replies=tables["replies"].copy())
-    t["replies"].loc[1, "text"] = fx.FORMULA  # the short reply "嗯" now looks like a formula
+    t["replies"].loc[t["replies"]["text"] == fx.SHORT, "text"] = fx.FORMULA  # the short reply now looks like one
     path = tmp_path / "c.xlsx"
     write_coaching(coaching_examples(t, rule="short_reply"), path, fmt="xlsx")
     ws = openpyxl.load_workbook(path)["coaching"]
@@ -250,9 +307,10 @@ def test_xlsx_output_neutralises_formulas(tables, tmp_path):
 
 
 def test_empty_result(tables):
-    ex = coaching_examples(tables, agent="阿强", rule="short_reply")
+    ex = coaching_examples(tables, agent="小新")
     assert ex.empty
     assert "没有符合条件的案例" in write_coaching(ex, None, fmt="md")
+    assert "没有符合条件的案例" in write_coaching(ex, None, fmt="html")
 
 
 # --------------------------------------------------------------------------- CLI
@@ -269,7 +327,7 @@ def test_cli_markdown_to_stdout(folder):
     result = runner.invoke(app, ["coach", "--from", str(folder), "--tag", "pushy"])
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("# 客服培训案例")
-    assert result.stdout.index("概率 0.93") < result.stdout.index("概率 0.62")
+    assert "催单 pushy" in result.stdout and fx.CID1 in result.stdout
     assert "tb_buyer1" not in result.stdout and "买家A" in result.stdout
 
 
@@ -285,8 +343,9 @@ def test_cli_xlsx_and_html_files(folder, tmp_path):
     out = tmp_path / "good.xlsx"
     result = runner.invoke(app, ["coach", "--from", str(folder), "--good", "--format", "xlsx", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert "wrote 4 example(s)" in result.output
-    assert openpyxl.load_workbook(out)["coaching"].max_row == 5
+    n = len(coaching_examples(load_audit_folder(folder), good=True))
+    assert n > 3 and f"wrote {n} example(s)" in result.output
+    assert openpyxl.load_workbook(out)["coaching"].max_row == n + 1
     result = runner.invoke(app, ["coach", "--from", str(folder), "--format", "html", "--limit", "1"])
     assert result.exit_code == 0, result.output
     assert (folder / "coaching.html").read_text(encoding="utf-8").count('<section class="ex') == 1

@@ -250,6 +250,25 @@ def test_read_sales_gbk_and_aliases(tmp_path):
     assert list(sales["source_line"]) == [2, 3, 4, 5]
 
 
+def test_read_sales_utf16_and_full_width_or_spaced_headers(tmp_path):
+    # Excel's "Unicode text" (UTF-16 with BOM, tab-separated); headers typed with full-width letters
+    # and spaces: the shared header rule (qa_scorer.headers.header_key) folds them.
+    path = tmp_path / "sales.txt"
+    path.write_bytes("ＡＧＥＮＴ\tRole\tInquiry Sales\n小美\t售前\t1000\n".encode("utf-16"))
+    sales = read_sales(path)
+    assert sales["agent"].tolist() == ["小美"] and sales["inquiry_sales"].iloc[0] == D(1000)
+
+
+def test_read_sales_undecodable_file_says_how_to_save_it(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(b"\xef\xbb\xbfagent,role\n\xff\xfe\xfd,presales\n")  # UTF-8 BOM, then not UTF-8
+    with pytest.raises(SalesError) as exc:
+        read_sales(path)
+    message = str(exc.value)
+    assert "bad.csv" in message and "line 2 is not valid UTF-8" in message and "save it as UTF-8" in message
+    assert "--encoding" not in message  # the commission command has no such option
+
+
 def test_read_sales_xlsx_and_money_formats(tmp_path):
     path = tmp_path / "sales.xlsx"
     wb = openpyxl.Workbook()

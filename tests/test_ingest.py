@@ -193,6 +193,18 @@ def test_sales_file_is_skipped_not_failed(write):
     assert res.files[0].error is None and "sales file" in res.files[0].skipped
 
 
+def test_sales_file_with_other_aliases_is_skipped_too(write):
+    # the same SALES_HEADERS table as `qa-scorer commission` reads: 客单价 and 退换货件数 are aliases
+    res = read_paths([write("sales2.csv", "客服,岗位,客单价,退换货件数\n小美,售后,99,3\n", encoding="gbk")])
+    assert res.files[0].error is None and "sales file" in res.files[0].skipped
+
+
+def test_full_width_and_spaced_chat_headers(write):
+    text = "Sent At,ＳＥＮＤＥＲ,Text\n2026-11-20 10:00:00,tb_小王,在吗\n"
+    res = read_paths([write("fw.csv", text)])
+    assert res.messages["text"].tolist() == ["在吗"]
+
+
 def test_unknown_role_value_is_rejected(write):
     text = "sent_at,sender,role,text\n2026-11-20 10:00:00,x,外星人,hi\n2026-11-20 10:00:01,y,,hi\n"
     res = read_paths([write("r.csv", text)])

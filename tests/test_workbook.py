@@ -1,4 +1,7 @@
-"""audit.xlsx: sheets, formula neutralisation, types, truncation notes (read back with openpyxl)."""
+"""audit.xlsx: the workbook the real pipeline writes, and write_workbook on the tables it wrote.
+
+Read back with openpyxl: sheets, formula neutralisation, types, truncation notes.
+"""
 
 from __future__ import annotations
 
@@ -13,23 +16,29 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 import conftest_report as fx  # noqa: E402
 
-from qa_scorer.report import EXCEL_MAX_DATA_ROWS, write_workbook  # noqa: E402
-
-
-def build(path: Path, **overrides) -> list[str]:
-    t = fx.audit_tables()
-    args = dict(agents=t["agents"], conversations=t["conversations"], replies=t["replies"], rejected=t["rejected"])
-    args.update(overrides)
-    return write_workbook(path, **args)
+from qa_scorer.report import EXCEL_MAX_DATA_ROWS, load_audit_folder, write_workbook  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def book(tmp_path_factory):
-    path = tmp_path_factory.mktemp("wb") / "audit.xlsx"
-    replies = fx.replies()
-    replies.loc[0, "text"] = fx.FORMULA
-    notes = build(path, replies=replies)
-    return openpyxl.load_workbook(path), notes
+def folder(tmp_path_factory) -> Path:
+    return fx.audit_folder(tmp_path_factory)  # AuditOptions default: xlsx on
+
+
+@pytest.fixture(scope="module")
+def tables(folder) -> dict:
+    return load_audit_folder(folder)
+
+
+@pytest.fixture(scope="module")
+def book(folder):
+    return openpyxl.load_workbook(folder / "audit.xlsx")
+
+
+def build(tables: dict, path: Path, **overrides) -> list[str]:
+    args = dict(agents=tables["agents"], conversations=tables["conversations"], replies=tables["replies"],
+                rejected=tables["rejected"])
+    args.update(overrides)
+    return write_workbook(path, **args)
 
 
 def header(ws) -> list:
@@ -41,70 +50,91 @@ def column(ws, name: str) -> list:
     return [ws.cell(row=r, column=idx) for r in range(2, ws.max_row + 1)]
 
 
-def test_sheets_headers_frozen_bold(book):
-    wb, notes = book
-    assert wb.sheetnames == ["agents", "conversations", "replies", "rejected"]
-    assert notes == []
-    for ws in wb.worksheets:
+def test_pipeline_workbook_sheets_headers_frozen_bold(book, tables):
+    assert book.sheetnames == ["agents", "conversations", "replies", "rejected"]
+    for ws in book.worksheets:
         assert ws.freeze_panes == "A2"
         assert ws["A1"].font.bold
-    assert header(wb["agents"]) == list(fx.agents().columns)
-    assert wb["replies"].max_row == 1 + len(fx.replies())
+    assert header(book["agents"]) == list(tables["agents"].columns)
+    assert book["agents"].max_row == 1 + 3
+    assert book["conversations"].max_row == 1 + 5
+    assert book["replies"].max_row == 1 + 14  # every agent and auto message
+    assert book["rejected"].max_row == 1 + 1  # the row dated "yesterday"
 
 
-def test_formula_text_is_neutralised(book):
-    wb, _ = book
+def test_pipeline_workbook_neutralises_formula_text(book):
+    # the buyer's "=1+1" is the context of the reply that answered it
+    rude = [c.row for c in column(book["replies"], "text") if c.value == fx.RUDE]
+    assert len(rude) == 1
+    context = book["replies"].cell(row=rude[0], column=header(book["replies"]).index("context") + 1)
+    assert context.data_type == "s" and context.value == "'" + fx.FORMULA
+    for ws in book.worksheets:  # no cell anywhere holds a formula
+        assert not [c.coordinate for row in ws.iter_rows() for c in row if c.data_type == "f"]
+
+
+def test_pipeline_workbook_cells(book):
+    agents = book["agents"]
+    names = [c.value for c in column(agents, "agent")]
+    assert sorted(names) == sorted([fx.XIAOMEI, fx.AQIANG, fx.XIAOXIN])
+    row = names.index(fx.XIAOMEI)
+    assert column(agents, "rounds")[row].value == 6
+    assert column(agents, "avg_response_s")[row].value == pytest.approx(380 / 6)  # 30+240+20+10+20+60
+    started = column(book["conversations"], "started_at")[0]
+    assert started.is_date and started.value == datetime(2026, 11, 21, 10, 0, 0)
+    ids = [c.value for c in column(book["conversations"], "conversation_id")]
+    assert fx.CID1 in ids and all(isinstance(i, str) for i in ids)  # ids stay text
+    replies = book["replies"]
+    latency = {c.value: column(replies, "latency_s")[i].value for i, c in enumerate(column(replies, "text"))}
+    assert latency[fx.SHORT] == 240
+    assert latency["[自动回复]您好，客服马上就来"] is None  # the auto reply ends no round
+
+
+def test_formula_text_is_neutralised_by_write_workbook(tables, tmp_path):
+    replies = tables["replies"].copy()
+    replies.loc[0, "text"] = fx.FORMULA
+    rejected = tables["rejected"].assign(raw="=cmd|' /C calc'!A0")
+    path = tmp_path / "audit.xlsx"
+    assert build(tables, path, replies=replies, rejected=rejected) == []
+    wb = openpyxl.load_workbook(path)
     cell = column(wb["replies"], "text")[0]
-    assert cell.data_type == "s"
-    assert cell.value == "'" + fx.FORMULA
+    assert cell.data_type == "s" and cell.value == "'" + fx.FORMULA
     raw = column(wb["rejected"], "raw")[0]
     assert raw.data_type == "s" and raw.value == "'=cmd|' /C calc'!A0"
 
 
-def test_chinese_numbers_dates_and_blanks(book):
-    wb, _ = book
-    assert [c.value for c in column(wb["agents"], "agent")] == [fx.XIAOMEI, fx.AQIANG]
-    assert [c.value for c in column(wb["agents"], "avg_response_s")] == [64.0, 46.25]
-    started = column(wb["conversations"], "started_at")[0]
-    assert started.is_date and started.value == datetime(2024, 5, 6, 10, 0, 0)
-    latency = [c.value for c in column(wb["replies"], "latency_s")]
-    assert latency[3] is None  # the auto reply ends no round
-    assert latency[1] == 240.0
-
-
 def test_column_widths_fit_chinese(book):
-    wb, _ = book
-    ws = wb["agents"]
+    ws = book["agents"]
     # "优衣库官方旗舰店:小美" is 11 characters, 10 of them double width -> 21 columns + padding
     assert ws.column_dimensions["A"].width >= 21
 
 
-def test_truncation_notes_with_tiny_max_rows(tmp_path):
+def test_truncation_notes_with_tiny_max_rows(tables, tmp_path):
     path = tmp_path / "audit.xlsx"
-    notes = build(path, max_rows=3)
+    notes = build(tables, path, max_rows=3)
     assert notes == [
-        "conversations sheet limited to first 3 of 4 rows (max_rows=3); the full table is conversations.csv",
-        "replies sheet limited to first 3 of 11 rows (max_rows=3); the full table is replies.csv",
+        "conversations sheet limited to first 3 of 5 rows (max_rows=3); the full table is conversations.csv",
+        "replies sheet limited to first 3 of 14 rows (max_rows=3); the full table is replies.csv",
     ]
     wb = openpyxl.load_workbook(path)
-    assert wb["replies"].max_row == 4 and wb["agents"].max_row == 3
+    assert wb["replies"].max_row == 4 and wb["agents"].max_row == 4
     # the note is also on the sheet, right of the header
-    assert wb["replies"].cell(row=1, column=len(fx.replies().columns) + 1).value.startswith("⚠ replies sheet limited")
+    note = wb["replies"].cell(row=1, column=len(tables["replies"].columns) + 1).value
+    assert note.startswith("⚠ replies sheet limited")
 
 
-def test_rows_beyond_excel_limit_are_cut_with_excel_wording(tmp_path, monkeypatch):
+def test_rows_beyond_excel_limit_are_cut_with_excel_wording(tables, tmp_path, monkeypatch):
     # Pretend Excel holds 5 data rows: the default max_rows (Excel's real limit) is capped to it.
     import qa_scorer.report.workbook as workbook
 
     assert EXCEL_MAX_DATA_ROWS == 1_048_575
     monkeypatch.setattr(workbook, "EXCEL_MAX_DATA_ROWS", 5)
-    notes = build(tmp_path / "audit.xlsx")
-    assert notes == ["replies sheet limited to first 5 of 11 rows (Excel's limit); the full table is replies.csv"]
+    notes = build(tables, tmp_path / "audit.xlsx")
+    assert notes == ["replies sheet limited to first 5 of 14 rows (Excel's limit); the full table is replies.csv"]
 
 
-def test_empty_and_missing_tables(tmp_path):
+def test_empty_and_missing_tables(tables, tmp_path):
     path = tmp_path / "audit.xlsx"
-    notes = build(path, rejected=pd.DataFrame(columns=["source_file", "source_line", "reason", "raw"]),
+    notes = build(tables, path, rejected=pd.DataFrame(columns=["source_file", "source_line", "reason", "raw"]),
                   replies=None, max_rows=10**9)
     assert notes == []
     wb = openpyxl.load_workbook(path)
@@ -113,14 +143,14 @@ def test_empty_and_missing_tables(tmp_path):
     assert wb["replies"].max_row == 1
 
 
-def test_long_text_cut_to_excel_cell_limit(tmp_path):
+def test_long_text_cut_to_excel_cell_limit(tables, tmp_path):
     path = tmp_path / "audit.xlsx"
-    rejected = pd.DataFrame({"source_file": ["x"], "source_line": [1], "reason": ["too long"], "raw": ["长" * 40_000]})
-    build(path, rejected=rejected)
+    rejected = tables["rejected"].assign(raw="长" * 40_000)
+    build(tables, path, rejected=rejected)
     wb = openpyxl.load_workbook(path)
     assert len(column(wb["rejected"], "raw")[0].value) == 32_767
 
 
-def test_bad_max_rows(tmp_path):
+def test_bad_max_rows(tables, tmp_path):
     with pytest.raises(ValueError, match="max_rows"):
-        build(tmp_path / "a.xlsx", max_rows=0)
+        build(tables, tmp_path / "a.xlsx", max_rows=0)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Optional
 
@@ -12,9 +11,11 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from qa_scorer.ingest import FORMATS, IngestOptions, parse_column_mapping
+from rich.markup import escape
+
+from qa_scorer.executors import ExecutorError
 from qa_scorer.pipeline import AuditOptions, audit
-from qa_scorer.rubric import load_rubric
-from qa_scorer.settings import PLATFORM_PRESETS, SettingsError, load_settings
+from qa_scorer.settings import PLATFORM_PRESETS, SettingsError
 
 console = Console(stderr=True)
 
@@ -76,7 +77,7 @@ def audit_command(
     model: Optional[Path] = typer.Option(None, "--model", exists=True, dir_okay=False,
                                          help="Classifier model (.skops); default: the shipped model."),
     tags: bool = typer.Option(True, "--tags/--no-tags", help="Tag replies with the classifier."),
-    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Classifier processes (default: cores)."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Worker processes (default: cores)."),
     html: bool = typer.Option(True, "--html/--no-html", help="Write report.html."),
     xlsx: bool = typer.Option(True, "--xlsx/--no-xlsx", help="Write audit.xlsx."),
     xlsx_max_rows: int = typer.Option(5_000, "--xlsx-max-rows", min=1, max=1_048_575,
@@ -85,15 +86,17 @@ def audit_command(
     chunk_size: Optional[int] = typer.Option(None, "--chunk-size", min=0,
                                              help="Audit in chunks of this many messages (whole conversations); "
                                                   "0 = read everything at once. Default: automatic (see docs/scaling.md)."),
-    engine: str = typer.Option("local", "--engine", help="local (in-process) or dask."),
+    read: str = typer.Option("auto", "--read", help="whole (every file at once), stream (CSV/TSV chunk by chunk, "
+                                                    "for inputs larger than memory) or auto (stream above 1 GB)."),
+    engine: str = typer.Option("local", "--engine", help="local (this machine) or dask (a Dask cluster)."),
+    executor: str = typer.Option("auto", "--executor",
+                                 help="local engine: in-process, pool (worker processes) or auto (pool for inputs over 4 MB)."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler",
                                             help="dask.distributed scheduler address, e.g. tcp://10.0.0.5:8786."),
 ) -> None:
     """Audit chat exports: metrics, reply tags and service scores per conversation and agent."""
     if fmt and fmt not in FORMATS:
         raise typer.BadParameter(f"unknown format {fmt!r}; allowed: {', '.join(FORMATS)}", param_hint="--format")
-    if engine not in ("local", "dask"):
-        raise typer.BadParameter("use local or dask", param_hint="--engine")
     try:
         mapping = parse_column_mapping(columns)
     except ValueError as exc:
@@ -104,19 +107,13 @@ def audit_command(
         "product_answer_min_chars": product_answer_chars, "closing_silence_s": closing_silence,
         "session_gap_s": session_gap * 60 if session_gap else None,
     }
-    try:
-        base = load_rubric(rubric).metrics if rubric else None
-        settings = load_settings(settings_file, platform=platform, overrides=overrides, base=base)
-    except (SettingsError, ValueError) as exc:
-        console.print(f"[red]Settings error:[/red] {exc}")
-        raise typer.Exit(2) from None
     options = AuditOptions(
         out_dir=out,
-        ingest=IngestOptions(fmt=fmt, encoding=encoding, columns=mapping, agents=_agents(agents, agents_file),
-                             session_gap_s=settings.session_gap_s),
-        settings=settings, rubric_path=rubric, model_path=model, tags=tags,
-        workers=workers or os.cpu_count() or 1, html=html, xlsx=xlsx, xlsx_max_rows=xlsx_max_rows,
-        chunk_rows=chunk_size, engine=engine, scheduler=scheduler,
+        ingest=IngestOptions(fmt=fmt, encoding=encoding, columns=mapping, agents=_agents(agents, agents_file)),
+        rubric_path=rubric, settings_path=settings_file, platform=platform,
+        metric_overrides={k: v for k, v in overrides.items() if v is not None},
+        model_path=model, tags=tags, workers=workers, html=html, xlsx=xlsx, xlsx_max_rows=xlsx_max_rows,
+        chunk_rows=chunk_size, read=read, engine=engine, executor=executor, scheduler=scheduler,
     )
     from qa_scorer.ingest import discover_files
     n_files = len(discover_files([str(p) for p in paths])[0])
@@ -127,14 +124,16 @@ def audit_command(
         def progress(stage: str, done: float) -> None:
             if stage.startswith("reading"):
                 bar.update(task, description=stage, completed=done)
+            elif stage == "scoring" and done:
+                bar.update(task, description=stage, total=100, completed=round(done * 100))
             else:
                 bar.update(task, description=stage)
 
         try:
             result = audit(paths, options, progress=progress)
-        except (SettingsError, ValueError) as exc:
+        except (SettingsError, ValueError, ExecutorError) as exc:
             bar.stop()
-            console.print(f"[red]Error:[/red] {exc}")
+            console.print(f"[red]Error:[/red] {escape(str(exc))}")
             raise typer.Exit(2) from None
     print_summary(result)
     if result.failed_files:

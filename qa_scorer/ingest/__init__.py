@@ -22,7 +22,8 @@ from .normalize import finish_batch, normalize_file, parse_timestamps
 from .readers import EXTENSIONS, FORMATS, FileReadError, NotAChatExport, read_file
 
 __all__ = [
-    "IngestOptions", "IngestResult", "FileReport", "read_paths", "discover_files", "read_one",
+    "IngestOptions", "IngestResult", "FileReport", "read_paths", "discover_files", "read_one", "ChunkedInput",
+    "READ_MODES",
     "parse_column_mapping", "parse_timestamps", "FORMATS", "FileReadError",
 ]
 
@@ -33,7 +34,8 @@ class IngestOptions:
     encoding: str | None = None             # force an encoding (default: detect)
     columns: dict[str, str] = field(default_factory=dict)  # extra header mapping {header: canonical}
     agents: set[str] = field(default_factory=set)          # extra agent account names
-    session_gap_s: int = 1800               # new conversation after this silence (no conversation id)
+    session_gap_s: int | None = None        # new conversation after this silence (no conversation id);
+                                            # None: MetricSettings.session_gap_s (the one default)
 
 
 @dataclass
@@ -57,6 +59,13 @@ class IngestResult:
     @property
     def failed_files(self) -> list[FileReport]:
         return [f for f in self.files if f.error]
+
+
+def _session_gap(options: IngestOptions) -> int:
+    if options.session_gap_s is not None:
+        return options.session_gap_s
+    from qa_scorer.settings import MetricSettings
+    return MetricSettings().session_gap_s
 
 
 def discover_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[FileReport]]:
@@ -114,13 +123,95 @@ def read_paths(paths: Iterable[str | Path], options: IngestOptions | None = None
             progress(path)
     if frames:
         messages = finish_batch(pd.concat(frames, ignore_index=True), agents=options.agents,
-                                session_gap_s=options.session_gap_s)
+                                session_gap_s=_session_gap(options))
     else:
         messages = empty_messages()
     rejected = (pd.concat(rejects, ignore_index=True) if rejects
                 else pd.DataFrame(columns=REJECTED_COLUMNS))
     rejected["source_line"] = rejected["source_line"].astype("int64")
     return IngestResult(messages, rejected, reports)
+
+
+#: How ``ChunkedInput`` reads: "whole" reads every file at once (a malformed row is rejected on its
+#: own, every conversation is complete whatever the row order), "stream" reads CSV/TSV files chunk by
+#: chunk so an input larger than memory never sits in memory whole.
+READ_MODES = ("whole", "stream")
+
+
+class ChunkedInput:
+    """The exports as chunks of whole conversations: what the audit driver consumes.
+
+        source = ChunkedInput(paths, options, chunk_rows=250_000, read="whole")
+        source.prepare()          # reads (whole) or pre-scans (stream); sets data_end, total_rows
+        for chunk in source: ...  # canonical messages tables, index = row in the whole messages table
+        source.files, source.rejected, source.split_conversations   # complete after the iteration
+
+    ``chunk_rows`` None or 0: the whole input is one chunk.  In "whole" mode the chunks
+    concatenated are exactly ``read_paths(...).messages``.
+    """
+
+    def __init__(self, paths: Iterable[str | Path], options: IngestOptions | None = None, *,
+                 chunk_rows: int | None = None, read: str = "whole",
+                 progress: Callable[[Path], None] | None = None):
+        if read not in READ_MODES:
+            raise ValueError(f"read must be one of {', '.join(READ_MODES)}, got {read!r}")
+        self.paths = [str(p) for p in paths]
+        self.options = options or IngestOptions()
+        self.chunk_rows = chunk_rows or None
+        self.read = read
+        self.progress = progress
+        self.data_end = None
+        self.total_rows: int | None = None   # known up front in "whole" mode only
+        self.split_conversations = 0
+        self._whole: IngestResult | None = None
+        self._stream: MessageStream | None = None
+
+    def prepare(self) -> "ChunkedInput":
+        if self.read == "whole":
+            if self._whole is None:
+                self._whole = read_paths(self.paths, self.options, progress=self.progress)
+                msgs = self._whole.messages
+                self.total_rows = len(msgs)
+                self.data_end = msgs["sent_at"].max() if len(msgs) else None
+        elif self._stream is None:
+            self._stream = MessageStream(self.paths, self.options, chunk_rows=self.chunk_rows or 1_000_000,
+                                         progress=self.progress)
+            self.data_end = self._stream.data_end()
+        return self
+
+    def set_chunk_rows(self, chunk_rows: int | None) -> None:
+        """Change the chunk size after ``prepare`` (the driver sizes chunks from ``total_rows``)."""
+        self.chunk_rows = chunk_rows or None
+
+    @property
+    def files(self) -> list[FileReport]:
+        return self._whole.files if self._whole is not None else (self._stream.files if self._stream else [])
+
+    @property
+    def rejected(self) -> pd.DataFrame:
+        if self._whole is not None:
+            return self._whole.rejected
+        if self._stream is not None:
+            return self._stream.rejected
+        return pd.DataFrame(columns=REJECTED_COLUMNS)
+
+    def __iter__(self):
+        self.prepare()
+        if self._stream is not None:
+            yield from self._stream
+            self.split_conversations = self._stream.split_conversations
+            return
+        messages = self._whole.messages
+        if not self.chunk_rows or len(messages) <= self.chunk_rows:
+            yield messages
+            return
+        start = 0
+        ids = pd.factorize(messages["conversation_id"])[0]
+        while start < len(messages):
+            cut = _conversation_cut(ids[start:], self.chunk_rows)
+            end = len(messages) if cut is None or start + self.chunk_rows >= len(messages) else start + cut
+            yield messages.iloc[start:end]
+            start = end
 
 
 class MessageStream:
@@ -180,10 +271,15 @@ class MessageStream:
             return
         report.reader = fmt
         try:
-            for raw, enc in self._iter_chunks(path, "\t" if fmt == "tsv" else ",", encoding=opts.encoding,
-                                              columns=opts.columns, chunk_rows=self.chunk_rows):
+            for raw, enc, structural in self._iter_chunks(path, "\t" if fmt == "tsv" else ",",
+                                                          encoding=opts.encoding, columns=opts.columns,
+                                                          chunk_rows=self.chunk_rows):
                 report.encoding = enc
                 rows, rejected = normalize_file(raw, str(path))
+                if structural:
+                    bad = pd.DataFrame(structural, columns=["source_line", "reason", "raw"])
+                    bad.insert(0, "source_file", str(path))
+                    rejected = pd.concat([bad, rejected[REJECTED_COLUMNS]], ignore_index=True)
                 report.rows += len(rows)
                 report.rejected += len(rejected)
                 if len(rejected):
@@ -234,7 +330,7 @@ class MessageStream:
 
         def emit(rows: pd.DataFrame):
             nonlocal offset
-            messages = finish_batch(rows, agents=self.options.agents, session_gap_s=self.options.session_gap_s)
+            messages = finish_batch(rows, agents=self.options.agents, session_gap_s=_session_gap(self.options))
             messages.index = pd.RangeIndex(offset, offset + len(messages))
             offset += len(messages)
             return messages

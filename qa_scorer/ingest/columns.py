@@ -1,10 +1,14 @@
-"""Header aliases: map the many ways exports name a column to the canonical names."""
+"""Header aliases of chat exports: map the many ways exports name a column to the canonical names
+(the mechanism, shared with the sales file, is ``qa_scorer.headers``)."""
 
 from __future__ import annotations
 
-import re
+from qa_scorer.headers import alias_lookup, header_key, looks_like_sales_file, match_headers
 
-#: canonical name -> accepted header spellings (compared after lower-casing and removing spaces/underscores)
+__all__ = ["COLUMN_ALIASES", "REQUIRED", "parse_column_mapping", "map_headers", "missing_required",
+           "looks_like_sales_file", "header_key"]
+
+#: canonical name -> accepted header spellings (compared with ``qa_scorer.headers.header_key``)
 COLUMN_ALIASES: dict[str, list[str]] = {
     "conversation_id": ["conversation_id", "conversation", "session_id", "session", "chat_id", "会话id", "会话编号",
                         "会话", "对话id", "对话编号", "会话号"],
@@ -20,11 +24,7 @@ COLUMN_ALIASES: dict[str, list[str]] = {
 REQUIRED = ("sent_at", "sender", "text")
 
 
-def _norm(name: object) -> str:
-    return re.sub(r"[\s_\-]+", "", str(name).replace("\ufeff", "")).lower()
-
-
-_LOOKUP = {_norm(alias): canon for canon, aliases in COLUMN_ALIASES.items() for alias in aliases}
+_LOOKUP = alias_lookup(COLUMN_ALIASES)
 
 
 def parse_column_mapping(spec: str | None) -> dict[str, str]:
@@ -47,34 +47,9 @@ def parse_column_mapping(spec: str | None) -> dict[str, str]:
 
 def map_headers(headers: list[object], explicit: dict[str, str] | None = None) -> dict[object, str]:
     """Return {original header: canonical name} for the headers we recognise (first match wins)."""
-    explicit = explicit or {}
-    explicit_norm = {_norm(k): v for k, v in explicit.items()}
-    result: dict[object, str] = {}
-    taken: set[str] = set()
-    # explicit mappings first, so they win over aliases
-    for h in headers:
-        canon = explicit_norm.get(_norm(h))
-        if canon and canon not in taken:
-            result[h] = canon
-            taken.add(canon)
-    for h in headers:
-        if h in result:
-            continue
-        canon = _LOOKUP.get(_norm(h))
-        if canon and canon not in taken:
-            result[h] = canon
-            taken.add(canon)
-    return result
+    return match_headers(headers, _LOOKUP, explicit).mapped
 
 
 def missing_required(mapped: dict[object, str]) -> list[str]:
     have = set(mapped.values())
     return [c for c in REQUIRED if c not in have]
-
-
-#: Headers of a commission sales file: lets audit skip it with a hint instead of failing.
-SALES_HEADERS = {"inquirysales", "询单销售额", "aov", "平均客单价", "returns", "退换件数"}
-
-
-def looks_like_sales_file(headers: list[object]) -> bool:
-    return len({_norm(h) for h in headers} & SALES_HEADERS) >= 2

@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 
 from qa_scorer.schema import MESSAGE_COLUMNS
+from qa_scorer.settings import MetricSettings
 
 ROLE_VALUES = {
     "customer": "customer", "buyer": "customer", "client": "customer", "user": "customer",
@@ -153,7 +154,8 @@ def _str_column(uniques, codes: np.ndarray) -> pd.Series:
     return pd.Series(arr.take(pa.array(codes, type=pa.int64())), dtype=STR)
 
 
-def finish_batch(rows: pd.DataFrame, *, agents: set[str] | None = None, session_gap_s: int = 1800) -> pd.DataFrame:
+def finish_batch(rows: pd.DataFrame, *, agents: set[str] | None = None,
+                 session_gap_s: int = MetricSettings.session_gap_s) -> pd.DataFrame:
     """Roles, auto-replies, conversation segmentation, serving agent/shop, sort -> canonical table.
 
     String work is done once per distinct sender/conversation, never per message: rows carry

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .columns import looks_like_sales_file, map_headers, missing_required
-from .encoding import DecodeError, decode_bytes
+from .encoding import DecodeError, decode_bytes, sniff_file_encoding
 
 FORMATS = ("csv", "tsv", "xlsx", "json", "jsonl", "chatlog")
 EXTENSIONS = {
@@ -403,26 +403,12 @@ def read_file(path: Path, *, fmt: str | None = None, encoding: str | None = None
 # --------------------------------------------------------------------------- streaming (large CSV/TSV)
 
 def sniff_encoding(path: Path, sample_bytes: int = 1 << 20) -> str:
-    """Encoding of a large file from its first megabyte (a character cut at the end is allowed)."""
-    with open(path, "rb") as fh:
-        sample = fh.read(sample_bytes)
-    if sample.startswith(b"\xef\xbb\xbf"):
-        return "utf-8-sig"
-    if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return "utf-16"
+    """Encoding of a large file from its first megabyte (``encoding.sniff_file_encoding``),
+    as a FileReadError when it is not text."""
     try:
-        sample.decode("utf-8")
-        return "utf-8"
-    except UnicodeDecodeError as exc:
-        if exc.start >= len(sample) - 3:  # a multi-byte character cut by the sample's end
-            return "utf-8"
-    try:
-        sample.decode("gb18030")
-        return "gb18030"
-    except UnicodeDecodeError as exc:
-        if exc.start >= len(sample) - 3:
-            return "gb18030"
-    raise FileReadError("cannot decode the file as UTF-8 or GBK/GB18030; pass --encoding NAME")
+        return sniff_file_encoding(path, sample_bytes)
+    except DecodeError as exc:
+        raise FileReadError(str(exc)) from None
 
 
 def streamable_format(path: Path, fmt: str | None) -> str | None:
@@ -431,17 +417,34 @@ def streamable_format(path: Path, fmt: str | None) -> str | None:
     return fmt if fmt in ("csv", "tsv") else None
 
 
+class _BrokenStructure(Exception):
+    """A fast reader met a row it cannot parse; the csv module takes over from there."""
+
+
 def iter_delimited_chunks(path: Path, sep: str, *, encoding: str | None, columns: dict[str, str] | None,
                           chunk_rows: int):
-    """Yield raw frames of at most ``chunk_rows`` rows (canonical names + source_line), so a
-    multi-GB export never sits in memory whole.  Raises FileReadError (with the line reached)
-    when the file turns out to be broken part-way; the chunks already yielded stay valid."""
+    """Yield ``(frame, encoding, rejected)``: raw frames of at most ``chunk_rows`` rows (canonical
+    names + source_line), so a multi-GB export never sits in memory whole, and the rows rejected
+    for their structure (``source_line, reason, raw`` dicts).
+
+    Arrow (or pandas' C parser) reads while the file is well formed; at the first row they cannot
+    parse, the csv module reads the rest of the file record by record, so a malformed row is
+    rejected on its own with its line and nothing after it is lost."""
     enc = encoding or sniff_encoding(path)
-    if enc in ("utf-8", "utf-8-sig"):
-        arrow = _iter_arrow_chunks(path, sep, columns, chunk_rows)
-        if arrow is not None:
-            yield from ((frame, enc) for frame in arrow)
-            return
+    done = 0  # records (rows after the header, blank ones included) already yielded
+    try:
+        fast = _iter_arrow_chunks(path, sep, columns, chunk_rows) if enc in ("utf-8", "utf-8-sig") else None
+        for frame, records in (fast if fast is not None else _iter_pandas_chunks(path, sep, enc, columns, chunk_rows)):
+            done += records
+            yield frame, enc, []
+        return
+    except _BrokenStructure:
+        pass
+    for frame, _, rejected in _iter_csv_module_chunks(path, sep, enc, columns, chunk_rows, skip_records=done):
+        yield frame, enc, rejected
+
+
+def _iter_pandas_chunks(path: Path, sep: str, enc: str, columns, chunk_rows: int):
     line = None
     try:
         reader = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, skip_blank_lines=False,
@@ -456,14 +459,58 @@ def iter_delimited_chunks(path: Path, sep: str, *, encoding: str | None, columns
             renamed["source_line"] = (line + spans.cumsum() - spans).to_numpy(dtype="int64")
             line += int(spans.sum())
             blank = (renamed.drop(columns="source_line") == "").all(axis=1)
-            yield renamed[~blank].reset_index(drop=True), enc
+            yield renamed[~blank].reset_index(drop=True), len(frame)
     except pd.errors.EmptyDataError:
         raise FileReadError("the file is empty") from None
-    except pd.errors.ParserError as exc:
-        raise FileReadError(f"broken row structure after line {line or 1} ({exc}); fix the quoting, or audit "
-                            "without --chunk-size to get the bad rows listed one by one in rejected.csv") from None
+    except pd.errors.ParserError:
+        raise _BrokenStructure(line) from None
     except UnicodeDecodeError:
         raise FileReadError(f"bytes after line {line or 1} are not valid {enc}; pass --encoding NAME") from None
+
+
+def _iter_csv_module_chunks(path: Path, sep: str, enc: str, columns, chunk_rows: int, *, skip_records: int):
+    """The csv module, record by record, from record ``skip_records`` on: wrong field counts are
+    rejected with their line (slower than Arrow; used only for the part of a file after a bad row)."""
+    with open(path, encoding=enc, newline="") as fh:
+        reader = csv.reader(fh, delimiter=sep)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise FileReadError("the file is empty") from None
+        except UnicodeDecodeError:
+            raise FileReadError(f"bytes in the header are not valid {enc}; pass --encoding NAME") from None
+        header = [h.lstrip("\ufeff") for h in header]
+        rows, lines, rejected = [], [], []
+        start = reader.line_num + 1
+        try:
+            for i, fields in enumerate(reader):
+                if i >= skip_records:
+                    if not any(f.strip() for f in fields):
+                        pass
+                    elif len(fields) != len(header):
+                        rejected.append({"source_line": start, "raw": sep.join(fields)[:2000],
+                                         "reason": f"expected {len(header)} fields, found {len(fields)} "
+                                                   "(check quoting/delimiters)"})
+                    else:
+                        rows.append(fields)
+                        lines.append(start)
+                    if len(rows) >= chunk_rows:
+                        yield _csv_module_frame(path, header, rows, lines, columns), len(rows), rejected
+                        rows, lines, rejected = [], [], []
+                start = reader.line_num + 1
+        except UnicodeDecodeError:
+            raise FileReadError(f"bytes after line {start} are not valid {enc}; pass --encoding NAME") from None
+        except csv.Error as exc:
+            rejected.append({"source_line": start, "raw": "", "reason": f"unreadable from here on ({exc})"})
+        if rows or rejected:
+            yield _csv_module_frame(path, header, rows, lines, columns), len(rows), rejected
+
+
+def _csv_module_frame(path, header, rows, lines, columns) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=header, dtype=object) if rows else pd.DataFrame(columns=header, dtype=object)
+    frame = _rename(frame, path, columns)
+    frame["source_line"] = pd.Series(lines, dtype="int64")
+    return frame
 
 
 def _iter_arrow_chunks(path: Path, sep: str, columns: dict[str, str] | None, chunk_rows: int):
@@ -496,9 +543,10 @@ def _iter_arrow_chunks(path: Path, sep: str, columns: dict[str, str] | None, chu
     def chunks():
         try:
             reader = _open()
-        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:  # Arrow parses the first block on open
-            raise FileReadError(f"broken row or bytes in the first rows ({exc}); fix the file, or audit "
-                                "with --chunk-size 0 to get bad rows listed one by one in rejected.csv") from None
+        except pa.ArrowInvalid:  # Arrow parses the first block on open
+            raise _BrokenStructure(2) from None
+        except UnicodeDecodeError:
+            raise FileReadError("bytes in the first rows are not valid UTF-8; pass --encoding NAME") from None
         yield from _batches(reader)
 
     def _open():
@@ -523,7 +571,7 @@ def _iter_arrow_chunks(path: Path, sep: str, columns: dict[str, str] | None, chu
             frame = _rename(frame, path, columns)
             frame["source_line"] = line + np.cumsum(spans) - spans
             line += int(spans.sum())
-            return frame
+            return frame, table.num_rows
 
         try:
             pending = None
@@ -535,9 +583,10 @@ def _iter_arrow_chunks(path: Path, sep: str, columns: dict[str, str] | None, chu
                     pending = pending.slice(chunk_rows)
             if pending is not None and pending.num_rows:
                 yield emit(pending)
-        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-            raise FileReadError(f"broken row or bytes after line {line} ({exc}); fix the file, or audit "
-                                "with --chunk-size 0 to get bad rows listed one by one in rejected.csv") from None
+        except pa.ArrowInvalid:
+            raise _BrokenStructure(line) from None
+        except UnicodeDecodeError:
+            raise FileReadError(f"bytes after line {line} are not valid UTF-8; pass --encoding NAME") from None
 
     return chunks()
 

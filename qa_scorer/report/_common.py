@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import math
+from functools import lru_cache
 from typing import Any
 
+import jinja2
 import pandas as pd
 
 from qa_scorer.schema import TAGS
@@ -207,3 +209,22 @@ def letters(n: int) -> str:
         n, r = divmod(n - 1, 26)
         out = chr(65 + r) + out
     return out
+
+
+@lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    # autoescape=True for every template: each {{ value }} is HTML-escaped unless it is a
+    # markupsafe.Markup, and the code marks as Markup only package assets (CSS, JS) and the SVG
+    # charts, which qa_scorer.report.svg builds from escaped values.
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("qa_scorer.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render_template(name: str, **context: Any) -> str:
+    """Render ``qa_scorer/report/templates/<name>`` with autoescaping."""
+    return _environment().get_template(name).render(**context)

@@ -7,7 +7,6 @@ the cost stays flat however big the audit is.
 
 from __future__ import annotations
 
-from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from qa_scorer.report._common import (
     letters,
     number,
     parse_tag_words,
+    render_template,
     tag_columns,
     thresholds,
 )
@@ -332,7 +332,9 @@ def _mask_examples(ex: pd.DataFrame) -> pd.DataFrame:
 
     out = ex.copy()
     out["customer"] = [aliases.get(c, clean(c)) for c in out["customer"]]
-    for col in ("reply", "conversation_id", "source_file", "reason"):
+    # Chat text and buyer nicknames only: conversation ids and source files are how QA staff find
+    # the chat again, so they are never rewritten (an id like QN202611210001 is not an order number).
+    for col in ("reply", "reason"):  # the reason quotes the reply's words (tag_words)
         out[col] = out[col].map(clean)
     out["before"] = out["before"].map(clean_messages)
     out["after"] = out["after"].map(clean_messages)
@@ -477,47 +479,33 @@ def to_markdown(examples: pd.DataFrame, title: str = "客服培训案例 Coachin
     return "\n".join(lines).rstrip() + "\n"
 
 
-_COACH_CSS = """
-body{margin:0;background:#f5f7fa;color:#1f2733;font:14px/1.5 -apple-system,"Segoe UI","PingFang SC",
-"Hiragino Sans GB","Microsoft YaHei","Noto Sans CJK SC","WenQuanYi Micro Hei",sans-serif}
-main{max-width:860px;margin:0 auto;padding:24px 16px}h1{font-size:22px}
-.ex{background:#fff;border:1px solid #e3e7ee;border-radius:10px;margin:0 0 18px;padding:14px 16px;break-inside:avoid}
-.ex h2{font-size:16px;margin:0 0 4px}.meta{color:#6b7585;font-size:12px}.reason{margin:8px 0;color:#a33b00}
-.good .reason{color:#2e7d4f}.msg{display:flex;flex-direction:column;margin:6px 0;max-width:80%}
-.msg.customer{align-items:flex-start}.msg.agent{align-items:flex-end;margin-left:auto}
-.msg .who{font-size:11px;color:#6b7585}.bubble{padding:6px 10px;border-radius:12px;white-space:pre-wrap;
-word-break:break-word;border:1px solid #e3e7ee;background:#fff}.msg.agent .bubble{background:#fff4e5;border-color:#f0b35a}
-.good .msg.agent .bubble{background:#e6f6ec;border-color:#8fd1a8}.p{font-weight:600}
-@media print{body{background:#fff}}
-"""
+def _text(value: Any) -> str:
+    return "" if is_missing(value) else str(value)
 
 
 def to_html(examples: pd.DataFrame, title: str = "客服培训案例 Coaching examples") -> str:
-    e = lambda v: "" if is_missing(v) else escape(str(v), quote=True)
-    parts = []
-    for ex in examples.itertuples(index=False):
-        chat = "".join(f'<div class="msg customer"><div class="who">{e(m["sender"])} {e(_when(m["sent_at"]))}</div>'
-                       f'<div class="bubble">{e(m["text"])}</div></div>' for m in ex.before)
-        chat += (f'<div class="msg agent"><div class="who">{e(ex.agent)} {e(_when(ex.sent_at))}'
-                 f'{" · 响应 " + e(fmt_seconds(ex.latency_s)) if not is_missing(ex.latency_s) else ""}</div>'
-                 f'<div class="bubble">{e(ex.reply)}</div></div>')
-        chat += "".join(f'<div class="msg customer"><div class="who">{e(m["sender"])} {e(_when(m["sent_at"]))}</div>'
-                        f'<div class="bubble">{e(m["text"])}</div></div>' for m in ex.after)
-        prob = (f' · {_prob_label(ex.kind)} <span class="p">{_prob(ex.probability)}</span>'
-                if not is_missing(ex.probability) else "")
-        parts.append(
-            f'<section class="ex {"good" if ex.kind == "good" else "bad"}"><h2>{ex.rank}. {e(ex.label)} '
-            f'<small>{e(ex.category.replace(",", ", "))}</small>{prob}</h2>'
-            f'<div class="meta">客服 {e(ex.agent)} · 会话 {e(ex.conversation_id)} · {e(fmt_time(ex.sent_at))}</div>'
-            f'<div class="reason">原因：{e(ex.reason)}</div>{chat}</section>'
-        )
-    body = "".join(parts) or "<p>没有符合条件的案例。No examples match.</p>"
-    csp = "default-src 'none'; style-src 'unsafe-inline'"
-    return (f'<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8">'
-            f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{e(title)}</title>'
-            f"<style>{_COACH_CSS}</style></head><body><main><h1>{e(title)}</h1>"
-            f'<p class="meta">共 {len(examples)} 条</p>{body}</main></body></html>\n')
+    """A standalone page (templates/coaching.html, autoescaped: chat text is shown as text)."""
+    def context(msgs: list[dict]) -> list[dict]:
+        return [{"sender": _text(m["sender"]), "when": _when(m["sent_at"]), "text": _text(m["text"])} for m in msgs]
+
+    rows = [{
+        "rank": ex.rank,
+        "kind_class": "good" if ex.kind == "good" else "bad",
+        "label": _text(ex.label),
+        "category": _text(ex.category).replace(",", ", "),
+        "probability": _prob(ex.probability),
+        "prob_label": _prob_label(ex.kind),
+        "agent": _text(ex.agent),
+        "conversation_id": _text(ex.conversation_id),
+        "sent_at": fmt_time(ex.sent_at),
+        "when": _when(ex.sent_at),
+        "latency": "" if is_missing(ex.latency_s) else " · 响应 " + fmt_seconds(ex.latency_s),
+        "reason": _text(ex.reason),
+        "reply": _text(ex.reply),
+        "before": context(ex.before),
+        "after": context(ex.after),
+    } for ex in examples.itertuples(index=False)]
+    return render_template("coaching.html", title=title, examples=rows)
 
 
 def _lines(msgs: list[dict]) -> str:

@@ -4,6 +4,10 @@ The page works offline: CSS and the small sorting script are inlined from packag
 charts are SVG drawn in Python, and a Content-Security-Policy allows no network access and
 no script but ours (by hash), so even a chat message that slipped past escaping could not run.
 
+The markup is the Jinja2 template ``templates/report.html`` (autoescaped): this module only
+turns the tables into plain values (texts, numbers, flags) for it, so chat text is escaped
+by default and never pasted into HTML by hand.
+
 Cost: the agent table and the charts come from the aggregated tables; only the ``worst_n``
 conversations render messages, and the messages table is filtered to those ids first.
 """
@@ -14,13 +18,13 @@ import base64
 import hashlib
 import json
 from datetime import datetime
-from html import escape
 from importlib import resources
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from markupsafe import Markup
 
 from qa_scorer import __version__
 from qa_scorer.report._common import (
@@ -38,11 +42,13 @@ from qa_scorer.report._common import (
     parse_score_items,
     parse_tag_words,
     rate_fraction,
+    render_template,
     tag_columns,
     thresholds,
 )
+from qa_scorer.report.selection import worst_conversations
 from qa_scorer.report.svg import latency_by_agent_chart, score_histogram
-from qa_scorer.safety import mask_series
+from qa_scorer.safety import mask_pii, mask_series
 
 # (column, Chinese label, English label, kind) of the agent table, in display order.
 AGENT_TABLE_COLUMNS = [
@@ -66,20 +72,21 @@ def _asset(name: str) -> str:
     return resources.files("qa_scorer.report").joinpath(name).read_text(encoding="utf-8")
 
 
-def _e(value: Any) -> str:
-    """Escape anything for HTML text or a quoted attribute; missing -> ''."""
-    return "" if is_missing(value) else escape(str(value), quote=True)
-
-
-def _score_class(score: Any) -> str:
+def _score(score: Any) -> dict:
+    """What the score pill shows: its colour class and text."""
     if is_missing(score):
-        return "none"
-    return "good" if float(score) >= 80 else "mid" if float(score) >= 60 else "bad"
+        return {"cls": "none", "text": "–"}
+    value = float(score)
+    return {"cls": "good" if value >= 80 else "mid" if value >= 60 else "bad", "text": f"{value:.1f}"}
 
 
-def _score_pill(score: Any) -> str:
-    text = "–" if is_missing(score) else f"{float(score):.1f}"
-    return f'<span class="pill {_score_class(score)}">{text}</span>'
+def _truthy(value: Any) -> bool:
+    """A flag cell (bool, 0/1, or "true"/"false" text) as a bool; missing is False."""
+    if is_missing(value):
+        return False
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "1.0", "true", "yes", "y")
+    return bool(float(value))
 
 
 def _latency_class(seconds: float) -> str:
@@ -91,8 +98,6 @@ def _period(run_info: dict, conversations: pd.DataFrame) -> str:
     period = run_info.get("period")
     if isinstance(period, (list, tuple)) and len(period) == 2:
         return f"{period[0]} – {period[1]}"
-    if isinstance(period, dict):
-        return f"{period.get('start', '')} – {period.get('end', '')}"
     if period:
         return str(period)
     if has(conversations, "started_at") and len(conversations):
@@ -104,21 +109,53 @@ def _period(run_info: dict, conversations: pd.DataFrame) -> str:
     return "–"
 
 
-def _describe(value: Any) -> str:
-    """A model/rubric entry of run.json as one line (str, or the telling fields of a dict)."""
-    if is_missing(value) or value == "":
-        return "–"
-    if isinstance(value, dict):
-        keys = [k for k in ("name", "version", "path", "sha256", "trained_at") if value.get(k)]
-        if keys:
-            return " · ".join(f"{value[k]}" if k == "name" else f"{k} {value[k]}" for k in keys)
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, (list, tuple)):
-        return ", ".join(str(v) for v in value)
-    return str(value)
+def _model_name(model: dict) -> str:
+    """The model's name: run.json's ``name``, else the file name without its folder.
+
+    run.json records where the model file was (``path``: a local path, or ``shipped (/…)``);
+    the report is mailed around, so only the file's stem is shown, never the path.
+    """
+    if model.get("name"):
+        return str(model["name"])
+    path = str(model.get("path") or "").strip()
+    shipped = path.startswith("shipped")
+    if shipped:
+        path = path.removeprefix("shipped").strip().strip("()").strip()
+    stem = PureWindowsPath(path).stem if path else ""  # PureWindowsPath splits on / and \
+    if shipped:
+        return f"{stem} (shipped)" if stem else "shipped"
+    return stem
 
 
-def _header(run_info: dict, conversations: pd.DataFrame) -> str:
+def _model_line(model: Any) -> str:
+    if is_missing(model) or model == "" or model == {}:
+        return "–（未使用分类器 no classifier）"
+    if not isinstance(model, dict):
+        return _model_name({"path": str(model)}) or "–"
+    parts = [_model_name(model)] + [f"{k} {model[k]}" for k in ("version", "trained_at") if model.get(k)]
+    return " · ".join(p for p in parts if p) or "–"
+
+
+def _rubric_line(run_info: dict) -> str:
+    rubric = run_info.get("rubric")
+    name = rubric.get("name") if isinstance(rubric, dict) else rubric
+    parts = [str(name) if name else ""]
+    if isinstance(rubric, dict) and rubric.get("version"):
+        parts.append(f"version {rubric['version']}")
+    if run_info.get("rubric_file"):
+        parts.append(str(run_info["rubric_file"]))
+    return " · ".join(p for p in parts if p) or "–"
+
+
+def _public_run_info(run_info: dict) -> dict:
+    """run.json for the fold in the header, without the model file's local path."""
+    shown = dict(run_info)
+    if isinstance(shown.get("model"), dict):
+        shown["model"] = {k: v for k, v in shown["model"].items() if k != "path"}
+    return shown
+
+
+def _header(run_info: dict, conversations: pd.DataFrame) -> dict:
     inputs = run_info.get("inputs") or run_info.get("input") or []
     if isinstance(inputs, str):
         inputs = [inputs]
@@ -138,26 +175,21 @@ def _header(run_info: dict, conversations: pd.DataFrame) -> str:
         ("时段 Period", _period(run_info, conversations)),
         ("预设 Preset", str(preset)),
         ("设置 Settings", settings_line),
-        ("模型 Model", _describe(run_info.get("model"))),
-        ("评分表 Rubric", _describe(run_info.get("rubric"))),
+        ("模型 Model", _model_line(run_info.get("model"))),
+        ("评分表 Rubric", _rubric_line(run_info)),
     ]
-    generated = run_info.get("generated_at") or datetime.now().strftime("%Y-%m-%d %H:%M")
-    version = run_info.get("version") or __version__
-    info = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in rows)
-    raw = ""
-    if run_info:
-        raw = (f'<details class="raw"><summary>run.json</summary><pre>'
-               f'{_e(json.dumps(run_info, ensure_ascii=False, indent=2, default=str))}</pre></details>')
-    return (
-        '<header class="report-head"><div class="inner">'
-        '<h1>客服质检报告 <span style="font-weight:400;opacity:.75">Customer-service QA report</span></h1>'
-        f'<div class="sub">qa-scorer {_e(version)} · 生成于 {_e(generated)}</div>'
-        f'<dl class="run-info">{info}</dl>{raw}</div></header>'
-    )
+    generated = (run_info.get("generated_at") or run_info.get("run_at")
+                 or datetime.now().strftime("%Y-%m-%d %H:%M"))
+    return {
+        "version": run_info.get("version") or run_info.get("qa_scorer_version") or __version__,
+        "generated": str(generated).replace("T", " "),
+        "rows": rows,
+        "raw": json.dumps(_public_run_info(run_info), ensure_ascii=False, indent=2, default=str) if run_info else "",
+    }
 
 
 # --------------------------------------------------------------------------- summary + agent table
-def _summary_cards(agents: pd.DataFrame, conversations: pd.DataFrame, replies: pd.DataFrame) -> str:
+def _summary_cards(agents: pd.DataFrame, conversations: pd.DataFrame, replies: pd.DataFrame) -> list:
     cards = [("会话 conversations", f"{len(conversations):,}"), ("客服 agents", f"{len(agents):,}")]
     rounds = number(conversations, "rounds")
     if rounds.notna().any():
@@ -176,29 +208,27 @@ def _summary_cards(agents: pd.DataFrame, conversations: pd.DataFrame, replies: p
         for t in tags:
             flagged |= flag(replies, t).to_numpy()
         cards.append(("标记回复 flagged replies", f"{int(flagged.sum()):,}"))
-    return '<div class="cards">' + "".join(
-        f'<div class="card"><div class="k">{_e(k)}</div><div class="v">{_e(v)}</div></div>' for k, v in cards
-    ) + "</div>"
+    return cards
 
 
-def _agent_cell(name: str) -> str:
+def _agent_cell(name: str) -> dict:
     """'店铺:小美' shown as 小美 with the shop underneath (keeps the wide table narrow)."""
     shop, sep, short = name.replace("：", ":").rpartition(":")
-    shown = f'{_e(short)}<span class="shop">{_e(shop)}</span>' if sep and shop and short else _e(name)
-    return f'<td data-sort="{_e(name)}" title="{_e(name)}">{shown}</td>'
+    if not (sep and shop and short):
+        shop, short = "", name
+    return {"kind": "text", "sort": name, "title": name, "text": short, "shop": shop}
 
 
-def _agent_table(agents: pd.DataFrame) -> str:
+def _agent_table(agents: pd.DataFrame) -> dict | None:
+    """Header and rows of the sortable agent table (None when there is nothing to show)."""
     columns = [c for c in AGENT_TABLE_COLUMNS if c[0] in agents.columns]
     if agents.empty or not columns:
-        return '<p class="no-data">没有客服数据。No agents in this run.</p>'
+        return None
     frame = agents
     if "service_score" in frame.columns:
         frame = frame.assign(_s=number(frame, "service_score")).sort_values("_s", ascending=False, na_position="last")
-    head = "".join(f'<th scope="col" data-col="{_e(col)}">{_e(zh)}<small>{_e(en)}</small></th>'
-                   for col, zh, en, _kind in columns)
-    # Build the body column by column (vectorised formatting), then join rows.
-    cells: list[list[str]] = []
+    # Build the body column by column (vectorised formatting), then zip into rows.
+    cells: list[list[dict]] = []
     for col, _zh, _en, kind in columns:
         raw = frame[col]
         if kind == "text":
@@ -207,46 +237,27 @@ def _agent_table(agents: pd.DataFrame) -> str:
         values = rate_fraction(raw) if kind == "rate" else pd.to_numeric(raw, errors="coerce")
         column_cells = []
         for v in values:
-            sort = "" if is_missing(v) else repr(float(v))
+            cell = {"kind": kind, "sort": "" if is_missing(v) else repr(float(v)),
+                    "zero": kind == "int" and not is_missing(v) and float(v) == 0}
             if kind == "score":
-                shown = _score_pill(v)
-            elif kind == "seconds":
-                shown = _e(fmt_seconds(v))
-            elif kind == "rate":
-                shown = _e(fmt_rate(v))
+                cell["score"] = _score(v)
             else:
-                shown = _e(fmt_number(v))
-            zero = ' class="zero"' if kind == "int" and not is_missing(v) and float(v) == 0 else ""
-            column_cells.append(f'<td data-sort="{sort}"{zero}>{shown}</td>')
+                fmt = fmt_seconds if kind == "seconds" else fmt_rate if kind == "rate" else fmt_number
+                cell["text"] = fmt(v)
+            column_cells.append(cell)
         cells.append(column_cells)
-    body = "".join("<tr>" + "".join(row) + "</tr>" for row in zip(*cells))
-    return (f'<div class="panel table-wrap"><table id="agent-table" class="sortable">'
-            f'<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
-            '<p class="note">点击表头排序（再次点击反向）。Click a column header to sort; click again to reverse.</p>')
+    return {"columns": [{"col": col, "zh": zh, "en": en} for col, zh, en, _kind in columns],
+            "rows": [list(row) for row in zip(*cells)]}
 
 
 # --------------------------------------------------------------------------- worst conversations
-def _worst_conversations(conversations: pd.DataFrame, worst_n: int) -> pd.DataFrame:
-    """The ``worst_n`` lowest-scored conversations (most problems first when there is no score)."""
-    if conversations.empty or worst_n <= 0:
-        return conversations.head(0)
-    problems = sum(
-        number(conversations, c).fillna(0)
-        for c in ("unanswered_rounds", "slow_rounds", "short_replies", "product_answer_short", "missing_closing",
-                  "pushy", "unhelpful", "rude", "overclaim")
-    )
-    ranked = conversations.assign(_score=number(conversations, "service_score"), _problems=problems)
-    ranked = ranked.sort_values(["_score", "_problems", "conversation_id"], ascending=[True, False, True],
-                                na_position="last", kind="stable")
-    return ranked.head(worst_n)
-
-
 def _link_replies(msgs: pd.DataFrame, replies: pd.DataFrame) -> pd.DataFrame:
     """Attach to each message the row of its reply in ``replies`` (``link_row``, -1 if none).
 
     ``replies.message_index`` is the row position in the messages table; it is used when
-    every linked reply's conversation agrees with that row.  Otherwise fall back to the
-    source location, then to (conversation, time, text), so a reordered table still links.
+    every linked reply's conversation agrees with that row.  Otherwise (a streamed audit keeps
+    only some messages, so positions differ) fall back to the source location, then to
+    (conversation, time, text).
     """
     if replies.empty:
         return msgs.assign(link_row=-1)
@@ -272,62 +283,60 @@ def _link_replies(msgs: pd.DataFrame, replies: pd.DataFrame) -> pd.DataFrame:
     return msgs.assign(link_row=-1)
 
 
-def _reply_flags(replies: pd.DataFrame, rounds: pd.DataFrame | None, limits: dict) -> pd.DataFrame:
-    """Per reply: latency, flagged tags (with probability and words) and rule flags as HTML snippets."""
-    out = pd.DataFrame(index=replies.index)
-    out["latency_s"] = number(replies, "latency_s")
-    tags = tag_columns(replies)
+def _reply_flags(replies: pd.DataFrame, rounds: pd.DataFrame | None, limits: dict, mask: bool) -> list[dict]:
+    """Per reply (row of ``replies``): latency, flagged tags (probability, words) and rule flags."""
+    latency = number(replies, "latency_s").to_numpy()
+    out = [{"latency_s": None if np.isnan(v) else float(v), "tags": [], "rules": [], "closing": False}
+           for v in latency]
+    clean = (lambda text: mask_pii(text, addresses=False)) if mask else (lambda text: text)
     words = replies["tag_words"].map(parse_tag_words) if "tag_words" in replies.columns else None
-    tag_html = pd.Series("", index=replies.index, dtype=object)
-    for t in tags:
+    positions = pd.Series(np.arange(len(replies)), index=replies.index)
+    for t in tag_columns(replies):
         hit = flag(replies, t)
-        if not hit.any():
-            continue
         prob = number(replies, f"p_{t}")
         for i in hit[hit].index:
-            p = "" if is_missing(prob[i]) else f' <span class="p">{prob[i]:.2f}</span>'
-            w = words[i].get(t, "") if words is not None else ""
-            w_html = f' <span class="w">· {_e(w)}</span>' if w else ""
-            tag_html[i] += f'<span class="flag tag">{_e(TAG_LABELS[t])} {_e(t)}{p}{w_html}</span>'
-    rule_html = pd.Series("", index=replies.index, dtype=object)
+            out[positions[i]]["tags"].append({
+                "label": TAG_LABELS[t], "name": t,
+                "p": None if is_missing(prob[i]) else f"{prob[i]:.2f}",
+                "words": clean(words[i].get(t, "")) if words is not None else "",
+            })
     short = flag(replies, "short_reply")
     chars = number(replies, "counted_chars")
     for i in short[short].index:
-        n = "" if is_missing(chars[i]) else f"{int(chars[i])}字 < {limits['min_reply_chars']}字"
-        rule_html[i] += f'<span class="flag rule">{_e(RULE_LABELS["short_reply"])} {_e(n)}</span>'
-    product_short = _product_short_per_reply(replies, rounds)
-    for i, n in product_short.items():
-        shown = "" if is_missing(n) else f"{int(n)}字 < {limits['product_answer_min_chars']}字"
-        rule_html[i] += f'<span class="flag rule">{_e(RULE_LABELS["product_answer_short"])} {_e(shown)}</span>'
+        detail = "" if is_missing(chars[i]) else f"{int(chars[i])}字 < {limits['min_reply_chars']}字"
+        out[positions[i]]["rules"].append({"label": RULE_LABELS["short_reply"], "detail": detail})
+    for i, n in _product_short_per_reply(replies, rounds).items():
+        detail = "" if is_missing(n) else f"{int(n)}字 < {limits['product_answer_min_chars']}字"
+        out[positions[i]]["rules"].append({"label": RULE_LABELS["product_answer_short"], "detail": detail})
     forbidden = flag(replies, "forbidden")
     if "forbidden_words" in replies.columns:
         forbidden |= replies["forbidden_words"].astype("string").fillna("").str.strip().ne("")
     for i in forbidden[forbidden].index:
         w = replies.at[i, "forbidden_words"] if "forbidden_words" in replies.columns else ""
-        rule_html[i] += f'<span class="flag rule">违禁词 forbidden <span class="w">{_e(w)}</span></span>'
+        out[positions[i]]["rules"].append({"label": "违禁词 forbidden", "detail": "",
+                                           "words": "" if is_missing(w) else clean(str(w))})
     closing = flag(replies, "is_closing")
     for i in closing[closing].index:
-        rule_html[i] += '<span class="flag closing">结束语 closing</span>'
-    out["tag_html"] = tag_html
-    out["rule_html"] = rule_html
-    out["flagged"] = tag_html.ne("") | rule_html.str.contains("flag rule", regex=False)
+        out[positions[i]]["closing"] = True
+    for info in out:
+        info["flagged"] = bool(info["tags"] or info["rules"])
     return out
 
 
 def _product_short_per_reply(replies: pd.DataFrame, rounds: pd.DataFrame | None) -> pd.Series:
-    """Replies that answered a product question too briefly -> the answer's character count."""
-    if "product_answer_short" in replies.columns:
-        hit = flag(replies, "product_answer_short")
-        return number(replies, "counted_chars")[hit]
+    """Replies that ended a round whose product question got too short an answer -> the answer's characters.
+
+    The figure is the round's ``product_answer_chars`` (every agent message of the round),
+    so a product answer in several messages is judged as a whole, as in the metrics.
+    """
     if not has(rounds, "conversation_id", "round_index", "product_answer_short") or not has(
             replies, "conversation_id", "round_index", "latency_s"):
         return pd.Series(dtype="float64")
     short_rounds = rounds.loc[flag(rounds, "product_answer_short"), ["conversation_id", "round_index"]]
     if short_rounds.empty:
         return pd.Series(dtype="float64")
-    chars = number(rounds, "product_answer_chars")[short_rounds.index] if "product_answer_chars" in rounds else None
     short_rounds = short_rounds.assign(
-        _chars=chars if chars is not None else np.nan,
+        _chars=number(rounds, "product_answer_chars")[short_rounds.index],
         conversation_id=short_rounds["conversation_id"].astype("string"),
         round_index=pd.to_numeric(short_rounds["round_index"], errors="coerce"),
     )
@@ -336,97 +345,82 @@ def _product_short_per_reply(replies: pd.DataFrame, rounds: pd.DataFrame | None)
                            round_index=pd.to_numeric(ending["round_index"], errors="coerce"),
                            _row=ending.index)
     merged = ending.merge(short_rounds, on=["conversation_id", "round_index"], how="inner")
-    if chars is None:
-        return number(replies, "counted_chars")[merged["_row"].to_numpy()]
     return pd.Series(merged["_chars"].to_numpy(), index=merged["_row"].to_numpy())
 
 
-def _breakdown(items: list[dict]) -> str:
-    if not items:
-        return '<p class="no-data">没有评分明细。No score breakdown.</p>'
+def _breakdown(items: list[dict]) -> dict:
+    """score_items as a table: the union of the items' keys (without ``kind``) and one row per item."""
     keys: list[str] = []
     for row in items:
         keys.extend(k for k in row if k not in keys)
     # "kind" (deduction/bonus/...) repeats what the sign of the points says, and the panel is narrow.
     keys = [k for k in keys if k != "kind"] or keys
-    head = "".join(f"<th>{_e(k)}</th>" for k in keys)
-    body = "".join(
-        "<tr>" + "".join(
-            f"<td>{_e(fmt_number(row.get(k), 2) if isinstance(row.get(k), (int, float)) else row.get(k))}</td>"
-            for k in keys) + "</tr>"
-        for row in items
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+    def shown(value):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return fmt_number(value, 2)
+        return "" if is_missing(value) else value
+
+    return {"columns": keys, "rows": [[shown(row.get(k)) for k in keys] for row in items]}
 
 
-def _chat(msgs: pd.DataFrame, flags: pd.DataFrame) -> str:
-    """One conversation's messages as a chat: buyer left, agent right, auto/system centred."""
-    parts: list[str] = []
+def _chat(msgs: pd.DataFrame, flags: list[dict]) -> list[dict]:
+    """One conversation's messages in order, with date separators: buyer left, agent right, auto/system centred."""
+    items: list[dict] = []
     last_date = None
     for rec in msgs[["sent_at", "role", "sender", "text", "link_row"]].itertuples(index=False):
         ts = pd.Timestamp(rec.sent_at) if not is_missing(rec.sent_at) else None
         if ts is not None and ts.date() != last_date:
-            parts.append(f'<div class="date-sep">{ts:%Y-%m-%d}</div>')
+            items.append({"date": f"{ts:%Y-%m-%d}"})
             last_date = ts.date()
         role = rec.role if rec.role in ("customer", "agent", "auto", "system") else "system"
         who = ROLE_LABELS.get(role, "") if role != "agent" else ""
         sender = rec.sender if not is_missing(rec.sender) else ""
         label = f"{who} {sender}".strip() if role == "customer" else (sender or "客服") if role == "agent" else who
-        meta = [f"<span>{_e(label)}</span>", f"<time>{ts:%H:%M:%S}</time>" if ts is not None else ""]
-        classes = ["msg", role]
-        extra = ""
+        msg = {"role": role, "label": label, "time": f"{ts:%H:%M:%S}" if ts is not None else "",
+               "text": "" if is_missing(rec.text) else str(rec.text), "latency": None, "flagged": False,
+               "tags": [], "rules": [], "closing": False}
         if rec.link_row >= 0:
-            info = flags.iloc[rec.link_row]
-            if not is_missing(info["latency_s"]):
-                lat = float(info["latency_s"])
-                meta.append(f'<span class="lat {_latency_class(lat)}" title="本轮响应时间 round latency">'
-                            f'{_e(fmt_seconds(lat))}</span>')
-            if info["flagged"]:
-                classes.append("flagged")
-            if info["tag_html"] or info["rule_html"]:
-                extra = f'<div class="flags">{info["tag_html"]}{info["rule_html"]}</div>'
-        parts.append(f'<div class="{" ".join(classes)}"><div class="meta">{"".join(meta)}</div>'
-                     f'<div class="bubble">{_e(rec.text)}</div>{extra}</div>')
-    return "".join(parts)
+            info = flags[rec.link_row]
+            if info["latency_s"] is not None:
+                msg["latency"] = {"cls": _latency_class(info["latency_s"]), "text": fmt_seconds(info["latency_s"])}
+            msg.update(flagged=info["flagged"], tags=info["tags"], rules=info["rules"], closing=info["closing"])
+        items.append(msg)
+    return items
 
 
-def _conversation_section(rank: int, conv: pd.Series, msgs: pd.DataFrame, flags: pd.DataFrame,
-                          tags: list[str]) -> str:
+def _conversation(rank: int, conv: pd.Series, msgs: pd.DataFrame, flags: list[dict], tags: list[str]) -> dict:
     def val(col):
         return conv[col] if col in conv.index else None
 
     meta = [
-        ("客服", _e(val("agent"))), ("买家", _e(val("customer"))),
-        ("时间", _e(f"{fmt_time(val('started_at'))} – {fmt_time(val('ended_at'), with_date=False)}")),
-        ("轮次", _e(fmt_number(val("rounds")))), ("平均响应", _e(fmt_seconds(val("avg_response_s")))),
-        ("首次响应", _e(fmt_seconds(val("first_response_s")))),
-        ("3分钟响应率", _e(fmt_rate(rate_fraction(pd.Series([val("within_3min_rate")])).iloc[0]))),
-        ("短回复", _e(fmt_number(val("short_replies")))),
+        ("客服", val("agent")), ("买家", val("customer")),
+        ("时间", f"{fmt_time(val('started_at'))} – {fmt_time(val('ended_at'), with_date=False)}"),
+        ("轮次", fmt_number(val("rounds"))), ("平均响应", fmt_seconds(val("avg_response_s"))),
+        ("首次响应", fmt_seconds(val("first_response_s"))),
+        ("3分钟响应率", fmt_rate(rate_fraction(pd.Series([val("within_3min_rate")])).iloc[0])),
+        ("短回复", fmt_number(val("short_replies"))),
     ]
     # Only the tags that occurred: a row of zeros is noise.
-    meta += [(TAG_LABELS[t], _e(fmt_number(val(t)))) for t in tags
+    meta += [(TAG_LABELS[t], fmt_number(val(t))) for t in tags
              if t in conv.index and not is_missing(val(t)) and float(val(t)) > 0]
-    meta_html = " · ".join(f"{k} <b>{v or '–'}</b>" for k, v in meta if k in ("客服", "时间") or v not in ("", "–"))
-    closing = ""
-    if "missing_closing" in conv.index and not is_missing(conv["missing_closing"]) and float(conv["missing_closing"]):
-        closing = '<div class="conv-flag">⚠ 缺少结束语：买家沉默后未发送结束语 (missing closing message)</div>'
-    items = parse_score_items(val("score_items"))
-    chat = _chat(msgs, flags) if len(msgs) else '<p class="no-data">messages 表中没有这个会话的消息。</p>'
-    return (
-        f'<section class="conv" id="conv-{rank}"><div class="conv-head">'
-        f'<h3><span>#{rank}</span>{_score_pill(val("service_score"))}'
-        f'<span class="cid">{_e(val("conversation_id"))}</span></h3>'
-        f'<div class="conv-meta">{meta_html}</div></div>'
-        f'<div class="conv-body"><div class="chat">{chat}{closing}</div>'
-        f'<div class="breakdown"><h3>评分明细 <small>score breakdown</small></h3>{_breakdown(items)}</div>'
-        f"</div></section>"
-    )
+    meta = [(k, "" if is_missing(v) else str(v)) for k, v in meta]
+    meta = [(k, v or "–") for k, v in meta if k in ("客服", "时间") or v not in ("", "–")]
+    return {
+        "rank": rank,
+        "score": _score(val("service_score")),
+        "cid": "" if is_missing(val("conversation_id")) else str(val("conversation_id")),
+        "meta": meta,
+        "chat": _chat(msgs, flags) if len(msgs) else None,
+        "missing_closing": _truthy(val("missing_closing")),
+        "breakdown": _breakdown(parse_score_items(val("score_items"))),
+    }
 
 
-def _worst_section(conversations, replies, messages, rounds, worst_n, mask, run_info) -> str:
-    worst = _worst_conversations(conversations, worst_n)
+def _worst(conversations, replies, messages, rounds, worst_n, mask, run_info) -> list[dict]:
+    worst = worst_conversations(conversations, worst_n)
     if worst.empty:
-        return '<p class="no-data">没有会话。No conversations.</p>'
+        return []
     ids = worst["conversation_id"].astype("string")
     # Filter first: only the worst conversations' messages and replies are touched below.
     msg_hit = messages["conversation_id"].astype("string").isin(ids).to_numpy() if len(messages) else []
@@ -440,25 +434,18 @@ def _worst_section(conversations, replies, messages, rounds, worst_n, mask, run_
     reps = replies.loc[replies["conversation_id"].astype("string").isin(ids)] if has(
         replies, "conversation_id") else pd.DataFrame(columns=["conversation_id"])
     reps = reps.reset_index(drop=True)
-    if mask and len(msgs):
+    msgs = _link_replies(msgs, reps)  # before masking: the fallback links on the text
+    if mask and len(msgs):  # chat text only: ids, agents and buyer nicknames stay as they are
         msgs["text"] = mask_series(msgs["text"].astype(object).fillna(""), addresses=False)
-    msgs = _link_replies(msgs, reps)
     rnds = rounds.loc[rounds["conversation_id"].astype("string").isin(ids)] if has(
         rounds, "conversation_id") else None
-    flags = _reply_flags(reps, rnds, thresholds(run_info)).reset_index(drop=True)
+    flags = _reply_flags(reps, rnds, thresholds(run_info), mask)
     msgs = msgs.assign(cid=msgs["conversation_id"].astype("string"))
     msgs = msgs.sort_values(["cid", "sent_at", "msg_pos"], kind="stable")
     by_conv = {cid: g for cid, g in msgs.groupby("cid", sort=False)}
     tags = tag_columns(replies) or [t for t in TAG_LABELS if t in conversations.columns]
-    sections = []
-    for rank, (_, conv) in enumerate(worst.iterrows(), start=1):
-        conv_msgs = by_conv.get(str(conv["conversation_id"]), msgs.head(0))
-        sections.append(_conversation_section(rank, conv, conv_msgs, flags, tags))
-    legend = ('<p class="note">买家在左，客服在右，自动回复/系统消息居中。响应时间徽章：'
-              '<span class="lat green">≤60秒</span> <span class="lat amber">≤180秒</span> '
-              '<span class="lat red">&gt;180秒</span>；橙色气泡 = 被标记的回复（标签 概率 · 触发词）。'
-              + ('电话和订单号已打码。' if mask else '') + '</p>')
-    return legend + "".join(sections)
+    return [_conversation(rank, conv, by_conv.get(str(conv["conversation_id"]), msgs.head(0)), flags, tags)
+            for rank, (_, conv) in enumerate(worst.iterrows(), start=1)]
 
 
 # --------------------------------------------------------------------------- public
@@ -473,34 +460,25 @@ def render_html_report(*, agents: pd.DataFrame, conversations: pd.DataFrame, rep
     messages = messages if messages is not None else pd.DataFrame()
     script = _asset("report.js")
     script_hash = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
-    csp = (f"default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-           f"script-src 'sha256-{script_hash}'; base-uri 'none'; form-action 'none'")
     scores = conversations["service_score"] if "service_score" in conversations.columns else pd.Series(dtype=float)
-    body = [
-        _header(run_info, conversations),
-        "<main>",
-        _summary_cards(agents, conversations, replies),
-        '<h2>客服一览 <small>agents</small></h2>',
-        _agent_table(agents),
-        '<h2>分布 <small>distributions</small></h2><div class="charts">',
-        f'<div class="panel"><h3>会话服务分分布 <small>conversation scores</small></h3>{score_histogram(scores)}</div>',
-        f'<div class="panel"><h3>各客服响应时间 <small>response time per agent</small></h3>'
-        f'{latency_by_agent_chart(replies)}</div>',
-        "</div>",
-        f'<h2>最差的 {min(int(worst_n), len(conversations))} 个会话 <small>lowest-scored conversations</small></h2>',
-        _worst_section(conversations, replies, messages, rounds, worst_n, mask, run_info),
-        f"<footer>qa-scorer {_e(run_info.get('version') or __version__)} · 本报告离线可用，不加载任何外部资源。"
-        "Works offline; loads nothing from the network.</footer>",
-        "</main>",
-    ]
-    return (
-        "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
-        f'<meta http-equiv="Content-Security-Policy" content="{_e(csp)}">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        "<title>客服质检报告 QA report</title>"
-        f"<style>{_asset('report.css')}</style></head><body>"
-        + "".join(body)
-        + f"<script>{script}</script></body></html>\n"
+    return render_template(
+        "report.html",
+        csp=(f"default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+             f"script-src 'sha256-{script_hash}'; base-uri 'none'; form-action 'none'"),
+        # Markup (not escaped by the template): our own package files, not data.  The script must
+        # stay byte for byte what the CSP hash was computed from.
+        css=Markup(_asset("report.css")),
+        script=Markup(script),
+        header=_header(run_info, conversations),
+        cards=_summary_cards(agents, conversations, replies),
+        agent_table=_agent_table(agents),
+        # Markup: the SVG is built by qa_scorer.report.svg, which escapes every text it puts in
+        # (agent names, labels) with html.escape; everything else in it is a number it formatted.
+        score_chart=Markup(score_histogram(scores)),
+        latency_chart=Markup(latency_by_agent_chart(replies)),
+        worst_title_n=min(int(worst_n), len(conversations)),
+        worst=_worst(conversations, replies, messages, rounds, worst_n, mask, run_info),
+        mask=mask,
     )
 
 
@@ -509,8 +487,9 @@ def write_html_report(path, *, agents: pd.DataFrame, conversations: pd.DataFrame
                       mask: bool = True, rounds: pd.DataFrame | None = None) -> Path:
     """Write report.html: run info, sortable agent table, charts and the ``worst_n`` worst chats.
 
-    ``mask`` hides phone and order numbers in chat text.  ``rounds`` (optional) lets the
-    chats mark replies that answered a product question too briefly.
+    ``mask`` hides phone and order numbers in chat text (only there: conversation ids, agents
+    and buyer nicknames are shown as they are).  ``rounds`` (optional) lets the chats mark
+    replies that answered a product question too briefly.
     """
     html_text = render_html_report(agents=agents, conversations=conversations, replies=replies,
                                    messages=messages, run_info=run_info, worst_n=worst_n, mask=mask,

@@ -2,6 +2,10 @@
 
 Both charts take already-aggregated numbers (a handful of bins), so their cost does not
 depend on the size of the audit.
+
+report.html puts the returned SVG into its (autoescaped) template as Markup, unescaped, so
+this module escapes every text it writes itself: each agent name and label goes through
+``html.escape`` below; everything else is a number formatted here or a constant.
 """
 
 from __future__ import annotations
