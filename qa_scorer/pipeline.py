@@ -21,6 +21,9 @@ This module only orchestrates; every stage lives in its own module.
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -55,6 +58,13 @@ class AuditResult:
     written: list[Path]
     summary: dict = field(default_factory=dict)   # messages, roles {role: count}, conversations
     run_info: dict = field(default_factory=dict)  # what run.json records
+    replaced_earlier: bool = True     # False: nothing was read, an earlier report in out_dir was kept
+
+    @property
+    def no_agents(self) -> bool:
+        """Messages were read but no sender was recognised as an agent (店铺:子账号 or --agents)."""
+        roles = self.summary.get("roles", {})
+        return self.summary.get("messages", 0) > 0 and not roles.get("agent", 0) and not roles.get("auto", 0)
 
     @property
     def failed_files(self) -> list[FileReport]:
@@ -86,16 +96,54 @@ def audit(paths: Iterable[str | Path], options: AuditOptions | None = None,
           progress: Callable[[str, float], None] | None = None) -> AuditResult:
     """Run the whole audit and write the output folder.  ``progress(stage, done)`` is optional:
     "reading NAME" with the number of files read, then "scoring" with the share of rows scored."""
-    from functools import partial
-
     from qa_scorer import rubric as rubric_mod
 
     options = options or AuditOptions()
     say = progress or (lambda stage, done: None)
     rubric = rubric_mod.load_rubric(options.rubric_path)
     plan = plan_audit(paths, options, rubric)
-    out_dir = plan.out_dir
-    out_dir.mkdir(parents=True, exist_ok=True)
+    # Everything is written to a staging folder beside the output folder and moved into place at
+    # the end, so a failed or empty audit never replaces an earlier report.
+    out_dir = _staging_dir(plan.out_dir)
+    try:
+        result = _run(plan, rubric, out_dir, say)
+    except BaseException:
+        shutil.rmtree(out_dir, ignore_errors=True)
+        raise
+    return _publish(result, out_dir, plan.out_dir)
+
+
+def _staging_dir(final: Path) -> Path:
+    final = final.resolve()
+    final.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{final.name}.partial-", dir=final.parent))
+
+
+def _publish(result: "AuditResult", staging: Path, final: Path) -> "AuditResult":
+    """Move the finished files into ``final`` (each with an atomic rename).  An audit that read no
+    message does not replace an earlier report: its files go to ``<out>.incomplete/`` instead."""
+    target = final
+    if result.summary.get("messages", 0) == 0 and (final / "run.json").exists():
+        target = final.resolve().with_name(final.resolve().name + ".incomplete")
+        shutil.rmtree(target, ignore_errors=True)
+        result.notes.append(f"no usable message was read: the earlier report in {final} was kept; "
+                            f"this run's files (rejected.csv, run.json) are in {target}")
+        result.replaced_earlier = False
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in result.written:
+        dest = target / path.name
+        os.replace(path, dest)
+        written.append(dest)
+    shutil.rmtree(staging, ignore_errors=True)
+    result.out_dir, result.written = target, written
+    return result
+
+
+def _run(plan: AuditPlan, rubric, out_dir: Path, say) -> "AuditResult":
+    from functools import partial
+
+    options = plan.options
     timings: dict[str, float] = {}
     notes: list[str] = []
 
@@ -157,17 +205,17 @@ def audit(paths: Iterable[str | Path], options: AuditOptions | None = None,
         notes.append(f"{source.split_conversations:,} conversation ids came back after their chunk was closed "
                      "(the export does not list each conversation's rows together); their parts were "
                      "audited as separate conversations - audit with --read whole to join them")
-    return _finish(plan, rubric, source, facts, worst, xlsx_rows, table_files, n_chunks, model_info,
+    return _finish(plan, rubric, out_dir, source, facts, worst, xlsx_rows, table_files, n_chunks, model_info,
                    executor_info, timings, notes, say)
 
 
-def _finish(plan: AuditPlan, rubric, source, facts, worst, xlsx_rows, table_files, n_chunks, model_info,
-            executor_info, timings, notes, say) -> AuditResult:
+def _finish(plan: AuditPlan, rubric, out_dir: Path, source, facts, worst, xlsx_rows, table_files, n_chunks,
+            model_info, executor_info, timings, notes, say) -> AuditResult:
     """Agent table, then the files for people: report.html, audit.xlsx, run.json."""
     from qa_scorer import metrics
     from qa_scorer import rubric as rubric_mod
 
-    options, out_dir = plan.options, plan.out_dir
+    options = plan.options
     tables = facts.tables()
     replies, rounds, conversations = tables["replies"], tables["rounds"], tables["conversations"]
     t = time.perf_counter()

@@ -201,3 +201,47 @@ def test_an_input_with_no_readable_rows_still_writes_every_table(tmp_path):
     for name in TABLES:
         assert (tmp_path / "o" / f"{name}.csv").exists(), name
     assert "conversation_id" in _read(tmp_path / "o", "replies").columns
+
+
+def test_a_typo_never_destroys_yesterdays_report(tmp_path):
+    """`audit samples --out r; audit sample_transcript/ --out r` used to leave an empty r/."""
+    out = tmp_path / "r"
+    audit([SAMPLES], AuditOptions(out_dir=out, tags=False, xlsx=False))
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert {"messages.csv", "agents.csv", "report.html", "run.json"} <= set(before)
+    res = audit([ROOT / "sample_transcript"], AuditOptions(out_dir=out, tags=False, xlsx=False))
+    assert res.summary["messages"] == 0 and res.failed_files and not res.replaced_earlier
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # yesterday's report untouched
+    assert res.out_dir == out.resolve().with_name("r.incomplete") and (res.out_dir / "run.json").exists()
+    assert any("kept" in n for n in res.notes)
+    assert not [p for p in tmp_path.iterdir() if ".partial-" in p.name]  # no staging folder left
+
+
+def test_a_run_that_fails_midway_leaves_the_earlier_report_and_no_debris(tmp_path, monkeypatch):
+    import qa_scorer.pipeline as pipeline
+
+    out = tmp_path / "r"
+    audit([SAMPLES], AuditOptions(out_dir=out, tags=False, xlsx=False, html=False))
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(pipeline, "_finish", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        audit([SAMPLES], AuditOptions(out_dir=out, tags=False, xlsx=False, html=False))
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]
+
+
+def test_no_agents_is_visible_on_the_result(tmp_path):
+    src = tmp_path / "plain.csv"
+    src.write_text("conversation_id,sent_at,sender,text\n"
+                   "A,2026-11-20 10:00:00,buyer1,在吗\n"
+                   "A,2026-11-20 10:00:10,小美,在的亲\n", encoding="utf-8")
+    res = audit([src], AuditOptions(out_dir=tmp_path / "o", tags=False, html=False, xlsx=False))
+    assert res.no_agents and "小美" not in res.agents["agent"].tolist()
+    from qa_scorer.ingest import IngestOptions as IO
+    res = audit([src], AuditOptions(out_dir=tmp_path / "p", tags=False, html=False, xlsx=False,
+                                    ingest=IO(agents={"小美"})))
+    assert not res.no_agents and res.agents["agent"].tolist() == ["小美"]
