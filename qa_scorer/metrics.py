@@ -16,6 +16,8 @@ the neighbouring row and per-conversation sums are ``np.bincount`` over the segm
 
 from __future__ import annotations
 
+import re
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,8 +31,22 @@ from qa_scorer.schema import (
     TAGS,
     check_messages,
 )
+from qa_scorer.model_files import ModelError
 from qa_scorer.settings import MetricSettings
-from qa_scorer.textstats import contains_any, text_stats
+from qa_scorer.textstats import (
+    contains_any,
+    has_rich_media,
+    is_acknowledgement,
+    matches_phrases,
+    text_stats,
+)
+
+#: Name of the row that collects conversations nobody can be held to (no human reply, no
+#: sub-account auto-reply, no receiving account in the export): "<shop>:(未分配)", or
+#: "(未分配)" when not even the shop is known.
+UNASSIGNED = "(未分配)"
+#: An account name of the 主账号:子账号 form (a sub-account; full-width colon seen too).
+_SUB_ACCOUNT = r"^[^:：]+[:：].+$"
 
 _NS = 1_000_000_000
 _DAY_NS = 86_400 * _NS
@@ -41,13 +57,19 @@ ROUND_COLUMNS = [
     "latency_s", "in_hours", "answered", "within_3min", "slow", "product_question",
     "product_answer_chars", "product_answer_short",
     # appended: the buyer, the latency used in averages (cap / unanswered rule applied) and
-    # whether this is the conversation's first counted round (for first_response_avg_s).
-    "customer", "latency_for_avg_s", "first_counted",
+    # whether this is the conversation's first counted round (for first_response_avg_s);
+    # the buyer's question type; whether the round is a trailing acknowledgement (好的谢谢 at
+    # the end, unanswered); whether it counts in rates and unanswered_rounds (in service
+    # hours and not an excluded trailing acknowledgement).
+    "customer", "latency_for_avg_s", "first_counted", "question_type", "trailing_ack", "counted",
 ]
 REPLY_OUTPUT_COLUMNS = REPLY_COLUMNS + [
     "media_only", "context", "message_index", "source_file", "source_line",
-    # appended: this message ends a round (it is the answer whose latency_s is filled), the shop.
-    "is_answer", "shop",
+    # appended: this message ends a round (it is the answer whose latency_s is filled), the shop;
+    # the reply turn (consecutive messages of one agent within reply_turn_window_s) it belongs
+    # to, numbered within the conversation, that turn's counted characters, whether this is the
+    # turn's first message (short_reply is set on it) and whether it carries an image/card/link.
+    "is_answer", "shop", "turn_index", "turn_chars", "turn_start", "rich_media",
 ]
 CONVERSATION_OUTPUT_COLUMNS = CONVERSATION_COLUMNS + [
     "closing_due", "greeted", "agents", "transferred", "media_only_replies",
@@ -55,6 +77,10 @@ CONVERSATION_OUTPUT_COLUMNS = CONVERSATION_COLUMNS + [
     # agent messages, auto-replies, the agent who sent the last human message (owns the
     # closing), the shop.
     "counted_rounds", "within_3min_rounds", "agent_replies", "auto_replies", "last_agent", "shop",
+    # appended: how `agent` was found (agent | auto_reply | receiver | unassigned), the
+    # buyer's unanswered trailing acknowledgements left out of the counted rounds, and the
+    # counted rounds a human answered (numerator of the agent's reply_rate).
+    "attribution", "trailing_acks", "answered_rounds",
 ]
 AGENT_OUTPUT_COLUMNS = AGENT_COLUMNS + [
     "greeting_rate", "slow_receptions",
@@ -62,6 +88,9 @@ AGENT_OUTPUT_COLUMNS = AGENT_COLUMNS + [
     # conversations the agent sent at least one human reply in (transfers included), and
     # how many of the agent's conversations got any human reply (numerator of reply_rate).
     "counted_rounds", "within_3min_rounds", "conversations_joined", "replied_conversations",
+    # appended: counted rounds answered by a human (numerator of reply_rate) and whether the
+    # row is a shop's "(未分配)" row (conversations nobody can be held to).
+    "answered_rounds", "unassigned",
 ]
 
 
@@ -163,6 +192,105 @@ def _join_in_groups(values: np.ndarray, group: np.ndarray, n_groups: int, sep: s
             targets = group[rows]
             out[targets] = out[targets] + sep + values[rows]
     return out
+
+
+#: Keyword rules for buyer question types, tried in this order (first match wins), on the
+#: text with emoticons/placeholders removed and Latin folded to lower case.  The product rule
+#: uses ``settings.product_keywords``.  Used when the learned detector is not installed.
+_QUESTION_RULES: list[tuple[str, str]] = [
+    ("aftersales", r"退货|退款|换货|退换|售后|退回|寄回|补发|破损|坏了|质量问题|少发|漏发|错发|发错|投诉|差评|维修|保修"
+                   r"|开线|掉色了|起球了|不满意|运费险"),
+    ("price", r"多少钱|价格|价钱|优惠|券|便宜|打折|折扣|满减|降价|包邮|赠品|送什么|红包|多少米|贵"),
+    ("logistics", r"发货|快递|物流|几天到|多久到|能到|到货|运费|顺丰|中通|圆通|韵达|申通|邮政|派送|配送|单号|寄到"
+                  r"|什么时候发|什么时候到|到吗|发出"),
+    ("size", r"尺码|码数|什么码|几码|哪个码|多大码|\d+码|[smlx]+码|(?<![a-z])x{0,3}[sml](?![a-z])|穿多大|偏大|偏小"
+             r"|身高|体重|\d+斤|腰围|胸围|肩宽|合身|尺寸|多大|大小|长度|宽度|高度|多高|多长|多宽|\dcm|厘米|米的床"),
+    ("stock", r"有货|有没有货|现货|库存|还有吗|断码|缺货|补货|卖完|有没有.{0,6}[色款]|有.{1,6}[色款]吗"),
+]
+_CHITCHAT = r"^(在吗|在不在|在么|你好|您好|有人吗|有人在吗|hi|hello|亲|客服|哈喽|嗨)*$"
+
+
+def _keyword_question_types(texts: pd.Series, settings: MetricSettings) -> np.ndarray:
+    """Question type of each text by the keyword rules (per distinct text, vectorised)."""
+    from qa_scorer.textstats import CODE_PATTERN, distinct_texts, is_acknowledgement
+
+    out = np.full(len(texts), "other", dtype=object)
+    if len(texts) == 0:
+        return out
+    codes, uniq = distinct_texts(texts)
+    clean = uniq.str.replace(CODE_PATTERN, "", regex=True).str.normalize("NFKC").str.lower()
+    kinds = np.full(len(uniq), "", dtype=object)
+    product_kw = [w for w in settings.product_keywords if w]
+    rules = _QUESTION_RULES + ([("product", "|".join(re.escape(w.lower()) for w in product_kw))] if product_kw else [])
+    # one pass with every keyword finds the texts with any; only those go through the rules
+    anyhit = np.flatnonzero(clean.str.contains("|".join(f"(?:{p})" for _, p in rules), regex=True
+                                               ).to_numpy(dtype=bool))
+    for kind, pattern in rules:
+        todo = anyhit[kinds[anyhit] == ""]
+        if len(todo) == 0:
+            break
+        kinds[todo[clean.iloc[todo].str.contains(pattern, regex=True).to_numpy(dtype=bool)]] = kind
+    rest = np.flatnonzero(kinds == "")
+    if len(rest):
+        stripped = clean.iloc[rest].str.replace(r"[^\w]|_", "", regex=True)
+        chit = (stripped.str.fullmatch(_CHITCHAT).to_numpy(dtype=bool)
+                | is_acknowledgement(uniq.iloc[rest]).to_numpy(dtype=bool))
+        kinds[rest[chit]] = "chitchat"
+    kinds[kinds == ""] = "other"
+    return kinds[codes]
+
+
+def _question_model_available() -> bool:
+    """Is the learned detector installed with a model file?  Checked without importing it (the
+    import pulls in scikit-learn, seconds on a cold start)."""
+    import importlib.util
+    from importlib import resources
+    from pathlib import Path
+
+    if importlib.util.find_spec("qa_scorer.question_types") is None:
+        return False
+    import qa_scorer
+
+    name = "question_types.skops"
+    checkout = Path(qa_scorer.__file__).resolve().parent.parent / "models" / name
+    return checkout.is_file() or resources.files("qa_scorer").joinpath("_models", name).is_file()
+
+
+def _question_types(texts: pd.Series, settings: MetricSettings) -> np.ndarray:
+    """The question type of each buyer message: the learned detector when installed (and
+    ``settings.question_types == "auto"``), else the keyword rules.  Distinct texts only."""
+    if len(texts) == 0:
+        return np.zeros(0, dtype=object)
+    codes, uniques = pd.factorize(texts.fillna("").astype(str))
+    uniq = pd.Series(np.asarray(uniques, dtype=object), dtype=object)
+    kinds = None
+    if settings.question_types == "auto" and ("qa_scorer.question_types" in sys.modules
+                                              or _question_model_available()):
+        try:
+            from qa_scorer.question_types import classify_questions
+
+            kinds = classify_questions(uniq)
+        except (ImportError, OSError, ModelError):  # no detector / model (yet): keyword rules
+            kinds = None
+    if kinds is not None:
+        out = np.asarray(pd.Series(kinds).fillna("other").astype(str), dtype=object)
+    else:
+        out = _keyword_question_types(uniq, settings)
+    return out[codes]
+
+
+#: A round holds several buyer messages; its type is the first of these among its messages'
+#: types: a product/size question anywhere in the round makes the round a product question
+#: (the 15-character rule), and chitchat (在吗, 好的) only when nothing else was asked.
+ROUND_TYPE_PRIORITY = ("size", "product", "stock", "aftersales", "price", "logistics", "other", "chitchat")
+
+
+#: A complete yes/no or stock answer: "有的亲，现货", "没有了亲", "可以的", "不可以哦"…  Such an
+#: answer to a product question is not "short" whatever its length (normalised text, start).
+_COMPLETE_ANSWER = re.compile(
+    r"^(?:亲+|您好|你好|在的)*(?:有的|有货|有现货|现货|有呢|有哦|有滴|有哒|有|没有了|没有|没货|无货|缺货|断货|卖完了|售罄|暂时没有"
+    r"|可以的|可以|不可以|不行|能的|能|不能|是的|是|不是|会的|会|不会|不用|需要|不需要|一样的|一样|不一样)"
+)
 
 
 def _to_datetime(ns: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
@@ -290,26 +418,83 @@ def conversation_metrics(messages: pd.DataFrame, settings: MetricSettings | None
     cust_gid = round_gid[cust_pos]
     r_text = _join_in_groups(text[cust_pos], cust_gid, n_rounds, "\n")
 
+    # Trailing acknowledgement: the conversation's last round, unanswered, and every buyer
+    # message in it is only an acknowledgement / thanks / emoticon (好的谢谢, 嗯嗯, [微笑]).
+    # Unless settings.count_trailing_acks, it is left out of the counted rounds.
+    r_last = np.r_[r_seg[1:] != r_seg[:-1], True] if n_rounds else np.zeros(0, bool)
+    r_candidate = r_last & ~r_answered
+    cand = np.flatnonzero(r_candidate[cust_gid])        # buyer messages of unanswered last rounds only
+    cust_ack = is_acknowledgement(pd.Series(text[cust_pos[cand]], dtype=object)).to_numpy(dtype=bool)
+    r_all_ack = np.bincount(cust_gid[cand[~cust_ack]], minlength=n_rounds) == 0
+    r_trailing_ack = r_all_ack & r_candidate
+    r_excluded_ack = r_trailing_ack & (not settings.count_trailing_acks)
+    r_counted = r_in_hours & ~r_excluded_ack
+
     # --- reply rows: text statistics -----------------------------------------------------
     reply_pos = np.flatnonzero(is_agent | is_auto)
     reply_text = text_column.take(order[reply_pos]).reset_index(drop=True)
     stats = text_stats(reply_text)
     reply_chars = stats["counted_chars"].to_numpy()
     reply_media = stats["media_only"].to_numpy()
-    reply_closing = contains_any(reply_text, settings.closing_phrases).to_numpy()
+    reply_closing = matches_phrases(reply_text, settings.closing_phrases, settings.closing_patterns).to_numpy()
+    # Reply turns: consecutive human messages of one agent (no buyer message between) at most
+    # reply_turn_window_s apart.  The 4-character rule judges the turn: "亲" + the answer 5 s
+    # later is one reply.  A turn with an image / product card / link is never short; a bare
+    # emoticon or sticker is.  short_reply is set on the turn's first message.
+    ca_agent = ~ca_cust
+    ca_sender = sender[ca_pos]
+    ca_sent = sent[ca_pos]
+    continues = np.r_[False, ca_agent[1:] & ca_agent[:-1] & (ca_sender[1:] == ca_sender[:-1])
+                      & ((ca_sent[1:] - ca_sent[:-1]) <= settings.reply_turn_window_s * _NS)] & same_conv_as_prev
+    turn_start = np.zeros(n, bool)
+    turn_start[ca_pos] = ca_agent & ~continues
+    turns_so_far = np.cumsum(turn_start)
+    turn_gid = turns_so_far - 1
+    turn_index = turns_so_far - (turns_so_far - turn_start)[seg_start][seg] - 1   # 0-based within conversation
     reply_human = is_agent[reply_pos]
-    reply_short = reply_human & ~reply_media & (reply_chars < settings.min_reply_chars)
+    hum_turn = turn_gid[reply_pos[reply_human]]
+    n_turns = int(turns_so_far[-1]) if n else 0
+    turn_chars = np.bincount(hum_turn, weights=reply_chars[reply_human], minlength=n_turns).astype(np.int64)
+    # images / cards / links: only looked for in the turns that are short by characters
+    reply_rich = np.zeros(len(reply_pos), dtype=bool)
+    look = np.flatnonzero(reply_human)
+    look = look[turn_chars[hum_turn] < settings.min_reply_chars] if n_turns else look[:0]
+    if len(look):
+        reply_rich[look] = has_rich_media(reply_text.iloc[look]).to_numpy(dtype=bool)
+    turn_rich = np.bincount(hum_turn, weights=reply_rich[reply_human], minlength=n_turns) > 0
+    turn_short = (turn_chars < settings.min_reply_chars) & ~turn_rich
+    reply_turn_start = turn_start[reply_pos] & reply_human
+    reply_turn_gid = np.where(reply_human, turn_gid[reply_pos], 0)
+    reply_short = reply_turn_start & turn_short[reply_turn_gid] if n_turns else np.zeros(len(reply_pos), bool)
+    reply_turn_chars = np.where(reply_human, turn_chars[reply_turn_gid] if n_turns else 0, 0)
+    reply_turn_index = np.where(reply_human, turn_index[reply_pos], 0)
     reply_round = round_index[reply_pos]
     reply_gid = round_gid[reply_pos]
 
     # Product questions: keyword in the round's customer text (placeholders such as [图片]
     # removed first); the full answer = every human agent message of the round.
-    r_product_q = contains_any(pd.Series(r_text, dtype=object), settings.product_keywords,
-                               ignore_codes=True).to_numpy()
+    # Question type: per distinct buyer message, then the round's by ROUND_TYPE_PRIORITY.
+    cust_series = pd.Series(text[cust_pos], dtype=object)
+    msg_type = _question_types(cust_series, settings)
+    prio = {k: i for i, k in enumerate(ROUND_TYPE_PRIORITY)}
+    type_names = np.array(list(ROUND_TYPE_PRIORITY) + ["other"], dtype=object)
+    msg_rank = pd.Series(msg_type, dtype=object).map(prio).fillna(len(ROUND_TYPE_PRIORITY) - 2).to_numpy(np.int64)
+    r_rank = np.full(n_rounds, len(type_names) - 1, dtype=np.int64)
+    np.minimum.at(r_rank, cust_gid, msg_rank)
+    r_qtype = type_names[r_rank]
+    r_product_q = np.isin(r_qtype, settings.product_question_types) if n_rounds else np.zeros(0, bool)
     in_round_human = reply_human & (reply_round >= 0)
     r_answer_chars = np.bincount(reply_gid[in_round_human], weights=reply_chars[in_round_human],
                                  minlength=n_rounds).astype(np.int64)
-    r_product_short = r_product_q & r_answered & (r_answer_chars < settings.product_answer_min_chars)
+    # A complete yes/no or stock answer (有的亲，现货 / 没有了 / 可以的 / 不可以…) is fine at any length.
+    r_complete = np.zeros(n_rounds, bool)
+    check = np.flatnonzero(r_product_q & r_answered & (r_answer_chars < settings.product_answer_min_chars))
+    if len(check):
+        from qa_scorer.textstats import normalise_texts  # same normalisation as phrase matching
+        answers = pd.Series(text[r_answer_pos[check]], dtype=object)
+        r_complete[check] = normalise_texts(answers).str.contains(_COMPLETE_ANSWER, regex=True).to_numpy(dtype=bool)
+    r_product_short = (r_product_q & r_answered & ~r_complete
+                       & (r_answer_chars < settings.product_answer_min_chars))
 
     # --- who: conversation agent, customer, agents list ----------------------------------
     hum_pos = np.flatnonzero(is_agent)
@@ -332,6 +517,29 @@ def conversation_metrics(messages: pd.DataFrame, settings: MetricSettings | None
     ac_first, _ = _segment_first_last(seg[agent_col_pos])
     conv_agent = first_sender.copy()
     conv_agent[seg[agent_col_pos[ac_first]]] = agent_names[agent_col[agent_col_pos[ac_first]]]
+    attribution = np.where(conv_agent != "", "agent", "").astype(object)
+
+    def first_per_conv(values: np.ndarray, codes_sorted: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        out = np.full(n_conv, "", dtype=object)
+        first, _ = _segment_first_last(seg[positions])
+        out[seg[positions[first]]] = values[codes_sorted[positions[first]]]
+        return out
+
+    # Nobody replied: the sub-account whose auto-reply answered the buyer ...
+    is_sub = pd.Series(sender_names, dtype=object).str.match(_SUB_ACCOUNT).to_numpy(dtype=bool)
+    auto_pos = np.flatnonzero(is_auto)
+    auto_pos = auto_pos[is_sub[sender[auto_pos]]]
+    conv_auto = first_per_conv(sender_names, sender, auto_pos)
+    use = (conv_agent == "") & (conv_auto != "")
+    conv_agent[use], attribution[use] = conv_auto[use], "auto_reply"
+    # ... else the receiving account named in the export (optional `receiver` column) ...
+    if "receiver" in messages.columns:
+        rec_in, rec_names = _codes(messages["receiver"])
+        rec_names = np.array([r.strip() for r in rec_names], dtype=object)
+        rec = rec_in[order]
+        conv_rec = first_per_conv(rec_names, rec, np.flatnonzero(rec_names[rec] != ""))
+        use = (conv_agent == "") & (conv_rec != "")
+        conv_agent[use], attribution[use] = conv_rec[use], "receiver"
 
     cust_first, _ = _segment_first_last(seg[cust_pos])
     conv_customer = np.full(n_conv, "", dtype=object)
@@ -343,6 +551,11 @@ def conversation_metrics(messages: pd.DataFrame, settings: MetricSettings | None
     shop_first, _ = _segment_first_last(seg[shop_pos])
     conv_shop = np.full(n_conv, "", dtype=object)
     conv_shop[seg[shop_pos[shop_first]]] = shop_names[shop_col[shop_pos[shop_first]]]
+    # ... else the shop's visible "(未分配)" row: nobody vanishes from the agents table.
+    use = conv_agent == ""
+    if use.any():
+        conv_agent[use] = np.where(conv_shop[use] != "", conv_shop[use] + ":" + UNASSIGNED, UNASSIGNED)
+        attribution[use] = "unassigned"
 
     # Distinct human agents per conversation, in order of their first message.
     pairs = pd.DataFrame({"seg": hum_seg, "sender": sender[hum_pos]}).drop_duplicates()
@@ -356,7 +569,7 @@ def conversation_metrics(messages: pd.DataFrame, settings: MetricSettings | None
     r_agent = np.where(r_answered, sender_names[sender[np.maximum(r_answer_pos, 0)]], fallback_agent[r_seg]).astype(object)
 
     # First counted round of each conversation (for first_response_s).
-    counted_pos = np.flatnonzero(r_in_hours)
+    counted_pos = np.flatnonzero(r_counted)
     cr_first, _ = _segment_first_last(r_seg[counted_pos])
     r_first_counted = np.zeros(n_rounds, bool)
     r_first_counted[counted_pos[cr_first]] = True
@@ -381,20 +594,23 @@ def conversation_metrics(messages: pd.DataFrame, settings: MetricSettings | None
     greeted = np.zeros(n_conv, bool)
     if has_human.any():
         first_texts = pd.Series(text[first_hum_pos[has_human]], dtype=object)
-        greeted[has_human] = contains_any(first_texts, settings.greeting_phrases).to_numpy()
+        greeted[has_human] = matches_phrases(first_texts, settings.greeting_phrases,
+                                             settings.greeting_patterns).to_numpy()
 
     # --- per-conversation aggregates -------------------------------------------------------
     def per_conv(mask_rounds: np.ndarray) -> np.ndarray:
         return np.bincount(r_seg[mask_rounds], minlength=n_conv).astype(np.int64)
 
     rounds_all = np.bincount(r_seg, minlength=n_conv).astype(np.int64)
-    counted_rounds = per_conv(r_in_hours)
-    within_rounds = per_conv(r_in_hours & r_within)
-    unanswered = per_conv(r_in_hours & ~r_answered)
-    slow_rounds = per_conv(r_in_hours & r_slow)
+    counted_rounds = per_conv(r_counted)
+    within_rounds = per_conv(r_counted & r_within)
+    unanswered = per_conv(r_counted & ~r_answered)
+    answered_rounds = per_conv(r_counted & r_answered)
+    slow_rounds = per_conv(r_counted & r_slow)
     product_short = per_conv(r_product_short)
+    trailing_acks = per_conv(r_in_hours & r_excluded_ack)
 
-    avg_ok = r_in_hours & ~np.isnan(lat_for_avg)
+    avg_ok = r_counted & ~np.isnan(lat_for_avg)
     avg_sum = np.bincount(r_seg[avg_ok], weights=lat_for_avg[avg_ok], minlength=n_conv)
     avg_n = np.bincount(r_seg[avg_ok], minlength=n_conv)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -419,7 +635,7 @@ def conversation_metrics(messages: pd.DataFrame, settings: MetricSettings | None
         "ended_at": _to_datetime(sent[seg_end]),
         "messages": (seg_end - seg_start + 1).astype(np.int64),
         "rounds": rounds_all,
-        "rounds_outside_hours": rounds_all - counted_rounds,
+        "rounds_outside_hours": rounds_all - per_conv(r_in_hours),
         "unanswered_rounds": unanswered,
         "first_response_s": first_response,
         "avg_response_s": avg_response,
@@ -439,6 +655,9 @@ def conversation_metrics(messages: pd.DataFrame, settings: MetricSettings | None
         "auto_replies": auto_replies,
         "last_agent": last_agent,
         "shop": conv_shop,
+        "attribution": _strings(attribution),
+        "trailing_acks": trailing_acks,
+        "answered_rounds": answered_rounds,
     })
 
     rounds = pd.DataFrame({
@@ -459,6 +678,9 @@ def conversation_metrics(messages: pd.DataFrame, settings: MetricSettings | None
         "customer": _strings(conv_customer, r_seg),
         "latency_for_avg_s": lat_for_avg,
         "first_counted": r_first_counted,
+        "question_type": _strings(r_qtype) if n_rounds else pd.array([], dtype="str"),
+        "trailing_ack": r_trailing_ack,
+        "counted": r_counted,
     })
 
     has_round = reply_round >= 0
@@ -483,6 +705,10 @@ def conversation_metrics(messages: pd.DataFrame, settings: MetricSettings | None
         "source_line": source_line,
         "is_answer": reply_is_answer,
         "shop": _strings(shop_names, shop_col[reply_pos]),
+        "turn_index": pd.arrays.IntegerArray(reply_turn_index.astype(np.int64), ~reply_human),
+        "turn_chars": pd.arrays.IntegerArray(reply_turn_chars.astype(np.int64), ~reply_human),
+        "turn_start": reply_turn_start,
+        "rich_media": reply_rich,
     })
     return MetricTables(replies=replies, rounds=rounds, conversations=conversations)
 
@@ -499,8 +725,9 @@ def agent_metrics(replies: pd.DataFrame, rounds: pd.DataFrame, conversations: pd
     the human reply; conversations, reply_rate and greeting_rate to ``conversations.agent``
     (the first agent); a missing closing to ``conversations.last_agent`` (who should have
     closed).  Rates are pooled (sum of numerators / sum of denominators), never averages of
-    per-conversation rates.  Rows with no agent name (conversations nobody was assigned to
-    and nobody answered) are left out: they stay visible in the conversations table.
+    per-conversation rates.  ``reply_rate`` (消息回复率) = counted rounds answered by a human /
+    counted rounds.  Every conversation has an agent (docs/metrics.md "Attribution"): the
+    shop's ``(未分配)`` row collects those nobody can be held to (``unassigned`` true).
     """
     settings = (settings or MetricSettings()).validate()
     human = ~replies["is_auto"].to_numpy(dtype=bool)
@@ -519,7 +746,9 @@ def agent_metrics(replies: pd.DataFrame, rounds: pd.DataFrame, conversations: pd
         out = np.bincount(codes, weights=weights, minlength=n_names)
         return out if weights is not None else out.astype(np.int64)
 
-    in_hours = rounds["in_hours"].to_numpy(dtype=bool)
+    # counted = in service hours and not an excluded trailing acknowledgement (older tables
+    # without the column: in service hours)
+    in_hours = rounds["counted" if "counted" in rounds.columns else "in_hours"].to_numpy(dtype=bool)
     answered = rounds["answered"].to_numpy(dtype=bool)
     slow = rounds["slow"].to_numpy(dtype=bool)
     lat_avg = rounds["latency_for_avg_s"].to_numpy(dtype=float)
@@ -548,6 +777,7 @@ def agent_metrics(replies: pd.DataFrame, rounds: pd.DataFrame, conversations: pd
         "product_answer_short": count(round_agent, rounds["product_answer_short"].to_numpy(dtype=bool)),
         "missing_closings": count(last_agent, conversations["missing_closing"].to_numpy(dtype=bool)),
         "replied_conversations": count(conv_agent, conversations["agent_replies"].to_numpy() > 0),
+        "answered_rounds": count(round_agent, in_hours & answered),
         "greeted": count(conv_agent, conversations["greeted"].to_numpy(dtype=bool)),
     })
 
@@ -586,8 +816,10 @@ def agent_metrics(replies: pd.DataFrame, rounds: pd.DataFrame, conversations: pd
     out["first_response_avg_s"] = ratio("first_response_sum", "first_response_n")
     out["avg_response_s"] = ratio("avg_response_sum", "avg_response_n")
     out["within_3min_rate"] = ratio("within_3min_rounds", "counted_rounds")
-    out["reply_rate"] = ratio("replied_conversations", "conversations")
+    # 消息回复率: counted buyer rounds answered by a human / counted buyer rounds.
+    out["reply_rate"] = ratio("answered_rounds", "counted_rounds")
     out["greeting_rate"] = ratio("greeted", "replied_conversations")
 
+    out["unassigned"] = out["agent"].str.endswith(UNASSIGNED).to_numpy(dtype=bool)
     out = out[out["agent"] != ""].sort_values("agent", kind="stable")
     return out[AGENT_OUTPUT_COLUMNS + present_tags].reset_index(drop=True)

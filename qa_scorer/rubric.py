@@ -78,6 +78,18 @@ AGENT_COUNT_ITEMS: dict[str, str] = {
 }
 AGENT_WEIGHTS = ("conversations", "rounds")
 
+#: Items whose only evidence is a machine's: a model tag or a word-list hit.  Under the default
+#: ``score.auto_fail_on_machine_evidence = false`` such an auto-fail item does not zero the
+#: conversation: it sets ``needs_review`` and the score keeps its ordinary deductions, until a
+#: person confirms the item (``confirmed_items``).  Metric items (slow, unanswered, ...) are
+#: measured facts, not judgements: their auto-fail applies directly.
+MACHINE_EVIDENCE_ITEMS: tuple[str, ...] = (*TAGS, "forbidden")
+#: Chinese-first names shown to people in review_reasons.
+ITEM_LABELS: dict[str, str] = {
+    "pushy": "催单施压(pushy)", "unhelpful": "敷衍推诿(unhelpful)", "rude": "态度差(rude)",
+    "overclaim": "夸大宣传(overclaim)", "forbidden": "广告法违禁用语(forbidden)",
+}
+
 # Conversation columns each count item reads (tags and forbidden fall back to the replies table).
 _COUNT_COLUMNS = {
     "slow_rounds": "slow_rounds",
@@ -91,8 +103,8 @@ _TOP_KEYS = ("name", "description", "metrics", "score", "items", "bonus", "forbi
 _COUNT_KEYS = ("points", "cap", "deduct", "auto_fail")
 _RATE_KEYS = ("target", "points", "points_per_pct", "cap", "deduct")
 _BONUS_KEYS = ("points", "within_s")
-_SCORE_KEYS = ("max_deduction",)
-_FORBIDDEN_KEYS = ("words", "allow_phrases", "include_auto_replies")
+_SCORE_KEYS = ("max_deduction", "auto_fail_on_machine_evidence")
+_FORBIDDEN_KEYS = ("lexicon", "words", "allow_phrases", "include_auto_replies")
 _AGENT_KEYS = ("weight", "items")
 
 
@@ -137,9 +149,11 @@ class Rubric:
     items: dict[str, CountItem | RateItem] = field(default_factory=dict)
     bonuses: dict[str, BonusItem] = field(default_factory=dict)
     max_deduction: float = 100.0
+    auto_fail_on_machine_evidence: bool = False
     forbidden_words: list[str] = field(default_factory=list)
     allow_phrases: list[str] = field(default_factory=list)
     forbidden_include_auto: bool = True
+    use_claim_lexicon: bool = True     # [forbidden].lexicon: the shipped Advertising-Law lexicon
     agent_weight: str = "conversations"
     agent_items: dict[str, CountItem | RateItem] = field(default_factory=dict)
 
@@ -149,10 +163,12 @@ class Rubric:
             "description": self.description,
             "source": self.source,
             "metrics": self.metrics.to_dict(),
-            "score": {"max_deduction": self.max_deduction},
+            "score": {"max_deduction": self.max_deduction,
+                      "auto_fail_on_machine_evidence": self.auto_fail_on_machine_evidence},
             "items": {k: _item_dict(v) for k, v in self.items.items()},
             "bonus": {k: _item_dict(v) for k, v in self.bonuses.items()},
             "forbidden": {
+                "lexicon": self.use_claim_lexicon,
                 "words": list(self.forbidden_words),
                 "allow_phrases": list(self.allow_phrases),
                 "include_auto_replies": self.forbidden_include_auto,
@@ -242,6 +258,8 @@ def rubric_from_mapping(data: dict[str, Any], *, where: str = "rubric") -> Rubri
     score = _table(data.get("score", {}), where, "score")
     _check_keys(score, _SCORE_KEYS, where, "[score]")
     rubric.max_deduction = _number(score.get("max_deduction", 100), where, "score.max_deduction", maximum=100)
+    rubric.auto_fail_on_machine_evidence = _bool(score.get("auto_fail_on_machine_evidence", False), where,
+                                                 "score.auto_fail_on_machine_evidence")
 
     items = _table(data.get("items", {}), where, "items")
     allowed_items = (*COUNT_ITEMS, *RATE_ITEMS)
@@ -263,6 +281,7 @@ def rubric_from_mapping(data: dict[str, Any], *, where: str = "rubric") -> Rubri
 
     forbidden = _table(data.get("forbidden", {}), where, "forbidden")
     _check_keys(forbidden, _FORBIDDEN_KEYS, where, "[forbidden]")
+    rubric.use_claim_lexicon = _bool(forbidden.get("lexicon", True), where, "forbidden.lexicon")
     rubric.forbidden_words = _word_list(forbidden.get("words", []), where, "forbidden.words")
     rubric.allow_phrases = _word_list(forbidden.get("allow_phrases", []), where, "forbidden.allow_phrases")
     rubric.forbidden_include_auto = _bool(forbidden.get("include_auto_replies", True), where,
@@ -390,35 +409,184 @@ def _normalise_text(s: pd.Series) -> pd.Series:
     return s.fillna("").astype(str).str.normalize("NFKC").str.lower()
 
 
-def flag_forbidden(replies: pd.DataFrame, rubric: Rubric) -> pd.DataFrame:
-    """Add ``forbidden_words`` ("|"-joined hits, "" if none) and ``forbidden`` (0/1) to the replies.
+@dataclass(frozen=True)
+class ClaimWord:
+    """One word of the claim lexicon: where it comes from and how it is matched."""
 
-    Matching is by substring after NFKC + lower-case folding; ``allow_phrases`` are blanked out
-    first (so "绝对不会泄露" can be allowed while "绝对" is forbidden).  One regex pass over all
-    replies finds the candidates; only those are checked word by word (vectorised, no per-reply loop).
+    word: str                      # as written in the lexicon / rubric
+    category: str                  # extreme | absolute | medical | shop
+    label: str = ""                # Chinese name of the category, shown to people
+    article: str = ""              # the law article (or "see the law")
+    prefix: bool = False           # matches the start of a longer word (最 -> 最好的)
+    exempt_after: str | None = None  # regex on the text right after the word: not a claim
+    exempt_before: str | None = None  # regex on the (up to 6) characters before the word: not a claim
+
+
+#: Category of words a shop adds with [forbidden].words.
+SHOP_CATEGORY = ("shop", "店铺禁用词", "the shop's rubric ([forbidden].words)")
+
+
+def load_claim_lexicon(path: str | Path | None = None) -> list[ClaimWord]:
+    """The shipped Advertising-Law lexicon (``qa_scorer/data/ad_law_lexicon.toml``) or ``path``."""
+    if path is None:
+        text = resources.files("qa_scorer").joinpath("data", "ad_law_lexicon.toml").read_text(encoding="utf-8")
+        where = "ad_law_lexicon.toml"
+    else:
+        text, where = Path(path).read_text(encoding="utf-8"), str(path)
+    data = tomllib.loads(text)
+    cats = data.get("categories", {})
+    out = []
+    for i, entry in enumerate(data.get("words", [])):
+        cat = entry.get("category")
+        if cat not in cats or not isinstance(entry.get("word"), str) or not entry["word"].strip():
+            raise RubricError(f"{where}: words[{i}] needs a non-empty word and a category among {', '.join(cats)}")
+        for key in ("exempt_after", "exempt_before"):
+            if entry.get(key) is not None:
+                try:
+                    re.compile(entry[key])
+                except re.error as exc:
+                    raise RubricError(f"{where}: words[{i}].{key} is not a valid regex ({exc})") from None
+        out.append(ClaimWord(entry["word"].strip(), cat, cats[cat].get("label", cat), cats[cat].get("article", ""),
+                             bool(entry.get("prefix", False)), entry.get("exempt_after"), entry.get("exempt_before")))
+    return out
+
+
+_NEGATION = re.compile(r"(不|没|无法|并非|未|别)")
+_SERVICE = re.compile(r"(帮|给|为|替|跟|保障|保护|让)(您|你)")
+
+
+class _ClaimMatcher:
+    """Finds lexicon words used as claims (see ad_law_lexicon.toml for the rules).
+
+    Built once per (lexicon, allow phrases); ``hits(text)`` works on one *distinct* folded text."""
+
+    def __init__(self, entries: list[ClaimWord]):
+        self.entries: dict[str, ClaimWord] = {}
+        for e in entries:
+            self.entries.setdefault(_fold(e.word), e)
+        self.any_word = re.compile("|".join(re.escape(w) for w in sorted(self.entries, key=len, reverse=True)))
+        self.exempt = {w: re.compile(e.exempt_after) for w, e in self.entries.items() if e.exempt_after}
+        self.exempt_before = {w: re.compile(e.exempt_before) for w, e in self.entries.items() if e.exempt_before}
+        self._tokenizer = None
+
+    def tokenizer(self):
+        if self._tokenizer is None:
+            import logging
+
+            import jieba
+
+            jieba.setLogLevel(logging.WARNING)
+            tok = jieba.Tokenizer()
+            for w in self.entries:
+                tok.add_word(w, freq=200_000)
+            for w in ("第一时间", "第一次", "最近", "最后", "最终", "最快", "最好"):  # keep these whole
+                tok.add_word(w, freq=200_000)
+            self._tokenizer = tok
+        return self._tokenizer
+
+    def hits(self, text: str) -> list[tuple[str, ClaimWord]]:
+        tokens = self.tokenizer().lcut(text, HMM=False)
+        starts, ends, pos = {}, set(), 0
+        for k, t in enumerate(tokens):
+            starts[pos] = k
+            pos += len(t)
+            ends.add(pos)
+        found = []
+        for w, e in self.entries.items():
+            for m in re.finditer(re.escape(w), text):
+                i, j = m.start(), m.end()
+                if i not in starts:
+                    continue  # inside another word
+                shown = w
+                if e.prefix:
+                    tok = tokens[starts[i]]
+                    if tok == w and starts[i] + 1 < len(tokens):  # 最 + 舒服
+                        tok = tok + tokens[starts[i] + 1]
+                    shown = tok[:8]
+                elif len(w) <= 2 and j not in ends:
+                    continue  # 万能胶 is not 万能
+                if w in self.exempt and self.exempt[w].search(text[j:]):
+                    continue  # 第一时间, 最近, 100%纯棉 ...
+                if w in self.exempt_before and self.exempt_before[w].search(text[max(0, i - 6):i]):
+                    continue  # 尽最大努力, 音量调到最大 ...
+                if _NEGATION.search(text[max(0, i - 4):i]):
+                    continue  # 不能保证100%, 不是最低价
+                if e.category == "absolute" and _SERVICE.search(text[max(0, i - 4):j + 4]):
+                    continue  # 我绝对帮您处理好
+                found.append((i, j, shown, e))
+        # leftmost-longest: a hit inside an earlier, longer hit is the same claim
+        found.sort(key=lambda h: (h[0], -(h[1] - h[0])))
+        kept, end = [], -1
+        for i, j, shown, e in found:
+            if i >= end:
+                kept.append((shown, e))
+                end = j
+        return kept
+
+
+_MATCHERS: dict[tuple, _ClaimMatcher] = {}
+
+
+def _fold(text: str) -> str:
+    return _normalise_text(pd.Series([text])).iloc[0]
+
+
+def claim_entries(rubric: "Rubric") -> list[ClaimWord]:
+    """The lexicon the rubric uses: the shipped one (unless ``[forbidden].lexicon = false``) plus
+    the shop's ``[forbidden].words``."""
+    entries = list(load_claim_lexicon()) if rubric.use_claim_lexicon else []
+    cat, label, article = SHOP_CATEGORY
+    entries += [ClaimWord(w, cat, label, article) for w in rubric.forbidden_words]
+    return entries
+
+
+def _matcher(rubric: "Rubric") -> _ClaimMatcher | None:
+    key = (rubric.use_claim_lexicon, tuple(rubric.forbidden_words))
+    if key not in _MATCHERS:
+        entries = claim_entries(rubric)
+        _MATCHERS[key] = _ClaimMatcher(entries) if entries else None
+    return _MATCHERS[key]
+
+
+def flag_forbidden(replies: pd.DataFrame, rubric: Rubric) -> pd.DataFrame:
+    """Add ``forbidden_words`` ("|"-joined hits, "" if none), ``forbidden_categories`` (the
+    category of each hit, same order) and ``forbidden`` (0/1) to the replies.
+
+    Words are the Advertising-Law lexicon (``ad_law_lexicon.toml``) plus the rubric's
+    ``[forbidden].words``, matched as *claims*: after NFKC + lower-case folding, at jieba word
+    boundaries, skipping negations (不是最低价), service promises (我绝对帮您处理好), ordinals and
+    time words (第一时间, 最近, 最快明天发货) and composition labels (100%纯棉); ``allow_phrases``
+    are blanked out first.  One regex pass over the distinct texts finds the candidates; only
+    those are segmented (per distinct text, not per reply).
     """
     if "text" not in replies.columns:
         raise ValueError("replies table has no 'text' column; flag_forbidden needs the reply texts")
     out = replies.copy()
     norm = _normalise_text(out["text"])
     for phrase in rubric.allow_phrases:
-        fold = _normalise_text(pd.Series([phrase])).iloc[0]
-        norm = norm.str.replace(fold, "\x00", regex=False)
-    hits = np.full(len(out), "", dtype=object)  # positional: the replies index may repeat labels
-    folded = [(w, _normalise_text(pd.Series([w])).iloc[0]) for w in rubric.forbidden_words]
-    if folded:
-        # One regex pass finds the few replies with any hit; only those are checked word by word.
-        any_word = "|".join(re.escape(f) for _, f in folded)
-        positions = np.flatnonzero(norm.str.contains(any_word, regex=True).to_numpy(dtype=bool))
-        candidates = norm.iloc[positions]
-        for word, fold in folded:
-            found = positions[candidates.str.contains(fold, regex=False).to_numpy(dtype=bool)]
-            hits[found] = hits[found] + "|" + word
-    hits = pd.Series(hits, index=out.index, dtype=object).str.slice(1)
+        norm = norm.str.replace(_fold(phrase), "\x00", regex=False)
+    words = np.full(len(out), "", dtype=object)  # positional: the replies index may repeat labels
+    cats = np.full(len(out), "", dtype=object)
+    matcher = _matcher(rubric)
+    if matcher is not None and len(out):
+        codes, uniq = pd.factorize(norm)
+        uniq = pd.Series(np.asarray(uniq, dtype=object), dtype=object)
+        cand = np.flatnonzero(uniq.str.contains(matcher.any_word, regex=True).to_numpy(dtype=bool))
+        u_words = np.full(len(uniq), "", dtype=object)
+        u_cats = np.full(len(uniq), "", dtype=object)
+        for k in cand:
+            hits = matcher.hits(uniq.iloc[k])
+            u_words[k] = "|".join(h[0].replace("|", "") for h in hits)
+            u_cats[k] = "|".join(h[1].category for h in hits)
+        words, cats = u_words[codes], u_cats[codes]
+    words = pd.Series(words, index=out.index, dtype=object)
+    cats = pd.Series(cats, index=out.index, dtype=object)
     if not rubric.forbidden_include_auto and "is_auto" in out.columns:
-        hits = hits.where(~_as_bool(out["is_auto"]).to_numpy(), "")
-    out["forbidden_words"] = hits.astype(str)
-    out["forbidden"] = (hits != "").astype("int64")
+        auto = _as_bool(out["is_auto"]).to_numpy()
+        words, cats = words.where(~auto, ""), cats.where(~auto, "")
+    out["forbidden_words"] = words.astype(str)
+    out["forbidden_categories"] = cats.astype(str)
+    out["forbidden"] = (words != "").astype("int64")
     return out
 
 
@@ -513,8 +681,46 @@ def _reply_facts(conv_ids: pd.Series, replies: pd.DataFrame, rubric: Rubric) -> 
     return facts.groupby("conversation_id", sort=False)[cols].sum()
 
 
-def score_conversations(conversations: pd.DataFrame, replies: pd.DataFrame, rubric: Rubric) -> pd.DataFrame:
+def _confirmed_sets(conv: pd.DataFrame, confirmed_items) -> list[set[str]]:
+    """Per conversation row: the items a person confirmed, from the ``confirmed_items`` column
+    ("rude|forbidden") and/or the ``confirmed_items`` argument ({conversation_id: ["rude"]})."""
+    n = len(conv)
+    sets: list[set[str]] = [set() for _ in range(n)]
+    if "confirmed_items" in conv.columns:
+        col = conv["confirmed_items"].fillna("").astype(str).to_numpy()
+        for i in np.flatnonzero(col != ""):
+            sets[i] |= {x.strip() for x in re.split(r"[|,，、\s]+", col[i]) if x.strip()}
+    if confirmed_items:
+        ids = conv["conversation_id"].astype(str).to_numpy()
+        wanted = {str(k): v for k, v in dict(confirmed_items).items()}
+        for i in np.flatnonzero(pd.Series(ids).isin(list(wanted)).to_numpy()):
+            v = wanted[ids[i]]
+            sets[i] |= {v} if isinstance(v, str) else set(v)
+    return sets
+
+
+def _review_words(conv_ids: pd.Series, replies: pd.DataFrame) -> dict[str, str]:
+    """conversation_id -> the forbidden words hit in it ("全网最低、根治"), for review_reasons."""
+    if replies is None or "forbidden_words" not in replies.columns or len(replies) == 0:
+        return {}
+    rep = replies.loc[replies["conversation_id"].isin(conv_ids), ["conversation_id", "forbidden_words"]]
+    rep = rep[rep["forbidden_words"].fillna("").astype(str) != ""]
+    if rep.empty:
+        return {}
+    words = rep.assign(w=rep["forbidden_words"].astype(str).str.split("|")).explode("w")
+    return words.groupby("conversation_id", sort=False)["w"].agg(lambda w: "、".join(dict.fromkeys(w))).to_dict()
+
+
+def score_conversations(conversations: pd.DataFrame, replies: pd.DataFrame, rubric: Rubric, *,
+                        confirmed_items=None) -> pd.DataFrame:
     """Score each conversation 0-100.
+
+    Auto-fail items backed only by machine evidence (classifier tags, forbidden-word hits;
+    ``MACHINE_EVIDENCE_ITEMS``) do not zero a conversation unless a person confirmed them (the
+    ``confirmed_items`` column, "rude|forbidden", or the ``confirmed_items`` argument,
+    ``{conversation_id: ["rude"]}``) or the rubric sets ``score.auto_fail_on_machine_evidence``.
+    Unconfirmed, they set ``needs_review`` (bool) and ``review_reasons`` (e.g.
+    "机器标记：态度差(rude)，需人工确认") and the score keeps its ordinary deductions.
 
     Adds ``ded_<item>`` (points deducted per rubric item, plus ``ded_cap_adjustment``,
     ``ded_bonus_ceiling`` and ``ded_auto_fail``), ``bonus_<item>``, ``service_score``,
@@ -529,6 +735,10 @@ def score_conversations(conversations: pd.DataFrame, replies: pd.DataFrame, rubr
         raise ValueError("conversations table has no 'conversation_id' column")
     conv = conversations.copy()
     n = len(conv)
+    if (replies is not None and len(replies) and "forbidden" not in replies.columns
+            and {"conversation_id", "text"} <= set(replies.columns)):
+        # flag only this chunk's replies (the caller may pass a bigger replies table)
+        replies = flag_forbidden(replies[replies["conversation_id"].isin(conv["conversation_id"])], rubric)
     facts = _reply_facts(conv["conversation_id"], replies, rubric)
     facts = facts.reindex(conv["conversation_id"].to_numpy()).fillna(0)
 
@@ -596,12 +806,35 @@ def score_conversations(conversations: pd.DataFrame, replies: pd.DataFrame, rubr
     running = running - bonus_ceiling
 
     fail_reason = pd.Series("", index=range(n), dtype=object)
+    review = pd.Series("", index=range(n), dtype=object)
     failed = np.zeros(n, dtype=bool)
+    confirmed = _confirmed_sets(conv, confirmed_items) if rubric.auto_fail_items else [set()] * n
+    any_confirmed = any(confirmed)
+    words = None
     for name in rubric.auto_fail_items:
+        is_confirmed = (np.array([name in c for c in confirmed], dtype=bool) if any_confirmed
+                        else np.zeros(n, dtype=bool))
         hit = counts[name] > 0
+        if name in MACHINE_EVIDENCE_ITEMS and not rubric.auto_fail_on_machine_evidence:
+            pending = hit & ~is_confirmed
+            if pending.any():
+                label = ITEM_LABELS.get(name, name)
+                if name == "forbidden":
+                    if words is None:
+                        words = _review_words(conv["conversation_id"], replies)
+                    found = conv["conversation_id"].map(words).astype(object).fillna("").to_numpy(dtype=object)
+                    text = np.where(found != "", label + "：" + found.astype(str), label)
+                else:
+                    text = np.full(n, label, dtype=object)
+                review = review.where(~pending, review + "、" + pd.Series(text, index=review.index))
+            hit = is_confirmed  # only a person's confirmation fails the conversation
+        else:
+            hit = hit | is_confirmed
         failed |= hit
         fail_reason = fail_reason.where(~hit, fail_reason + "|" + name)
     fail_reason = fail_reason.str.lstrip("|")
+    needs_review = (review != "").to_numpy(dtype=bool) & ~failed
+    review_reasons = np.where(needs_review, "机器标记：" + review.str.lstrip("、").astype(str) + "，需人工确认", "")
     auto_fail = np.where(failed, running, 0).astype("int64")
     score = running - auto_fail
 
@@ -615,6 +848,8 @@ def score_conversations(conversations: pd.DataFrame, replies: pd.DataFrame, rubr
     conv["ded_auto_fail"] = auto_fail / 10
     conv["auto_failed"] = failed
     conv["auto_fail_reason"] = pd.Series(fail_reason.to_numpy(), index=conv.index, dtype="str")
+    conv["needs_review"] = needs_review
+    conv["review_reasons"] = pd.Series(review_reasons, index=conv.index, dtype="str")
     conv["service_score"] = score / 10
 
     # --- score_items JSON (points > 0 taken off, < 0 given back) ----------------------------
@@ -688,10 +923,11 @@ def score_agents(agents: pd.DataFrame, conversations: pd.DataFrame, rubric: Rubr
         "w": weight.astype(float),
         "one": 1.0,
         "failed": _as_bool(conversations["auto_failed"]).astype(int) if "auto_failed" in conversations.columns else 0,
+        "review": _as_bool(conversations["needs_review"]).astype(int) if "needs_review" in conversations.columns else 0,
     })[valid.to_numpy()]
     frame["wt"] = frame["t"] * frame["w"]
     frame["one_t"] = frame["t"]
-    g = frame.groupby("agent", sort=False)[["wt", "w", "one_t", "one", "failed"]].sum()
+    g = frame.groupby("agent", sort=False)[["wt", "w", "one_t", "one", "failed", "review"]].sum()
     weighted = (g["wt"] / g["w"]).where(g["w"] > 0, g["one_t"] / g["one"])
     keys = out["agent"].astype(str)
     n_conv = keys.map(g["one"]).fillna(0).astype("int64").to_numpy()
@@ -721,6 +957,8 @@ def score_agents(agents: pd.DataFrame, conversations: pd.DataFrame, rubric: Rubr
 
     out["conversations_scored"] = n_conv
     out["auto_failed_conversations"] = keys.map(g["failed"]).fillna(0).astype("int64").to_numpy()
+    # conversations whose machine-only auto-fail evidence waits for a person (see score_conversations)
+    out["needs_review"] = keys.map(g["review"]).fillna(0).astype("int64").to_numpy()
     out["conversation_score_mean"] = np.where(has, mean_t / 10, np.nan)
     for name, t in ded.items():
         out[f"agent_ded_{name}"] = t / 10
@@ -773,9 +1011,16 @@ def summarize(rubric: Rubric) -> list[str]:
     bonuses = [f"{k} +{b.points:g}" + (f" (within {b.within_s}s)" if b.within_s is not None else "")
                for k, b in rubric.bonuses.items() if b.points > 0]
     lines.append(f"bonuses (score never above 100): {', '.join(bonuses) or 'none'}")
-    lines.append(f"auto-fail: {', '.join(rubric.auto_fail_items) or 'none'}")
+    lines.append(f"auto-fail: {', '.join(rubric.auto_fail_items) or 'none'}"
+                 + ("" if not set(rubric.auto_fail_items) & set(MACHINE_EVIDENCE_ITEMS) else
+                    " (machine evidence fails at once: auto_fail_on_machine_evidence = true)"
+                    if rubric.auto_fail_on_machine_evidence else
+                    " (tags / word hits only mark needs_review until a person confirms them)"))
     lines.append(f"coached only: {', '.join(rubric.coached_only) or 'none'}")
-    lines.append(f"forbidden words ({len(rubric.forbidden_words)}): {', '.join(rubric.forbidden_words[:12])}"
+    n_lex = len(load_claim_lexicon()) if rubric.use_claim_lexicon else 0
+    lines.append(f"forbidden claims: {'Advertising-Law lexicon (' + str(n_lex) + ' words) + ' if n_lex else ''}"
+                 f"{len(rubric.forbidden_words)} shop words"
+                 + (f": {', '.join(rubric.forbidden_words[:12])}" if rubric.forbidden_words else "")
                  + (" ..." if len(rubric.forbidden_words) > 12 else ""))
     lines.append(f"agent score: mean of conversation scores (weight: {rubric.agent_weight}), minus:")
     agent_lines = []

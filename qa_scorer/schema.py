@@ -28,6 +28,14 @@ MESSAGE_COLUMNS = [
     "agent",            # str   - the agent serving the conversation (first human agent), "" if none
 ]
 
+#: Optional message columns: used when present, never required.
+#: ``receiver`` = the account that received the buyer (接待客服 / 接待人 in exports).  It names
+#: the account a conversation belongs to when no human agent replied and no sub-account
+#: auto-reply answered (docs/metrics.md "Attribution").
+OPTIONAL_MESSAGE_COLUMNS = [
+    "receiver",         # str   - receiving account as exported, "" if unknown
+]
+
 #: Rejected rows (bad timestamp, empty sender, ...) - written to rejected.csv.
 REJECTED_COLUMNS = ["source_file", "source_line", "reason", "raw"]
 

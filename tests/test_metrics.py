@@ -23,8 +23,8 @@ from qa_scorer.settings import MetricSettings, settings_from_mapping
 
 DAY = "2026-03-02"
 MEI, WANG = "店:小美", "店:小王"
-DEFAULT = MetricSettings()
-TAOBAO = settings_from_mapping({"platform": "taobao"})
+DEFAULT = MetricSettings(question_types="keywords")  # hand-computed: the keyword rules
+TAOBAO = settings_from_mapping({"platform": "taobao", "question_types": "keywords"})
 
 
 def chat(conversations: dict[str, list[tuple]], agent_column: dict[str, str] | None = None) -> pd.DataFrame:
@@ -160,7 +160,8 @@ def test_unanswered_round_outside_hours_is_not_counted_as_unanswered():
     c = conv_row(run({"c1": [("02:00:00", "tb_1", "customer", "在吗")]}), "c1")
     assert (c["rounds"], c["rounds_outside_hours"], c["unanswered_rounds"]) == (1, 1, 0)
     assert np.isnan(c["within_3min_rate"]) and np.isnan(c["first_response_s"])
-    assert c["agent"] == ""
+    # nobody replied, no receiver column: the shop's visible (未分配) row (shop "店")
+    assert (c["agent"], c["attribution"]) == ("店:(未分配)", "unassigned")
 
 
 # --------------------------------------------------------------------------- reply content
@@ -182,9 +183,11 @@ def test_short_replies_four_characters_is_enough_three_is_not():
     assert conv_row(t, "c1")["short_replies"] == 2
 
 
-def test_emoticon_only_replies_are_media_not_short():
-    # [微笑] and /:^_^ have 0 counted characters but are pure emoticons: media_only, not short.
-    # 嗯 (1 character) is a short reply.  -> short_replies 1, media_only_replies 2.
+def test_emoticon_only_replies_are_media_and_short():
+    # [微笑] and /:^_^ have 0 counted characters: media_only.  The three messages are 10 s
+    # apart (reply_turn_window_s = 10, inclusive) -> one reply turn of 0 + 0 + 1 = 1 counted
+    # character < 4 -> one short reply, flagged on the turn's first message.
+    # -> short_replies 1, media_only_replies 2.
     t = run({"c1": [
         ("10:00:00", "tb_1", "customer", "谢谢"),
         ("10:00:10", MEI, "agent", "[微笑]"),
@@ -192,7 +195,8 @@ def test_emoticon_only_replies_are_media_not_short():
         ("10:00:30", MEI, "agent", "嗯"),
     ]})
     assert t.replies["media_only"].tolist() == [True, True, False]
-    assert t.replies["short_reply"].tolist() == [False, False, True]
+    assert t.replies["short_reply"].tolist() == [True, False, False]
+    assert t.replies["turn_chars"].tolist() == [1, 1, 1]
     c = conv_row(t, "c1")
     assert (c["short_replies"], c["media_only_replies"]) == (1, 2)
     # all three belong to round 0; only the first one answers it
@@ -230,9 +234,9 @@ def test_product_question_answered_in_15_characters_is_enough():
 def test_image_placeholder_is_not_a_product_question():
     # "图片" is a product keyword (图片和实物一样吗) but the placeholder [图片] is just an image.
     t = run({"c1": [("10:00:00", "tb_1", "customer", "[图片]"), ("10:00:10", MEI, "agent", "收到")],
-             "c2": [("10:00:00", "tb_2", "customer", "图片和实物一样吗"), ("10:00:10", MEI, "agent", "一样的")]})
+             "c2": [("10:00:00", "tb_2", "customer", "图片和实物一样吗"), ("10:00:10", MEI, "agent", "差不多")]})
     assert t.rounds["product_question"].tolist() == [False, True]
-    assert t.rounds["product_answer_short"].tolist() == [False, True]  # 一样的 = 3 < 15
+    assert t.rounds["product_answer_short"].tolist() == [False, True]  # 差不多 = 3 < 15
 
 
 # --------------------------------------------------------------------------- closing
@@ -317,7 +321,8 @@ def test_transfer_between_agents_attributes_each_round_to_who_answered():
     assert wang["avg_response_s"] == 60.0
     assert wang["within_3min_rate"] == 0.5                 # 1 of 2 counted rounds
     assert np.isnan(wang["first_response_avg_s"])           # the first round was 小美's
-    assert np.isnan(wang["reply_rate"])                     # 0 assigned conversations
+    # reply_rate (消息回复率) = counted rounds answered by a human / counted rounds: 1 / 2
+    assert wang["reply_rate"] == 0.5
 
 
 def test_taobao_preset_caps_latency_in_averages():
@@ -366,7 +371,7 @@ def test_within_3min_rate_is_pooled_over_rounds_not_averaged_over_conversations(
 def test_reply_rate_greeting_and_slow_receptions():
     # 小美 is assigned c1, c2, c3 (agent column).  c1: greeted (您好) and answered;
     # c2: answered without a greeting (好的); c3: never answered.
-    # reply_rate = 2/3; greeting_rate = 1 greeted / 2 replied conversations = 0.5.
+    # reply_rate = answered counted rounds / counted rounds = (3 + 2) / (3 + 2 + 1) = 5/6; greeting_rate = 1 greeted / 2 replied conversations = 0.5.
     # c1 has three answers slower than 120 s for buyer tb_1 on one day -> 1 slow reception;
     # c2 has two slow answers -> below the threshold of 3.
     msgs = {
@@ -381,7 +386,7 @@ def test_reply_rate_greeting_and_slow_receptions():
     assert t.conversations["greeted"].tolist() == [True, False, False]
     mei = agent_row(agent_metrics(t.replies, t.rounds, t.conversations, DEFAULT), MEI)
     assert mei["conversations"] == 3
-    assert mei["reply_rate"] == pytest.approx(2 / 3)
+    assert mei["reply_rate"] == pytest.approx(5 / 6)
     assert mei["greeting_rate"] == 0.5
     assert mei["slow_receptions"] == 1
     assert mei["unanswered_rounds"] == 1  # c3 is attributed to its assigned agent

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from qa_scorer.rubric import (
-    PRESETS, RubricError, flag_forbidden, load_rubric, preset_text, rubric_from_mapping,
+    PRESETS, RubricError, flag_forbidden, load_claim_lexicon, load_rubric, preset_text, rubric_from_mapping,
     score_agents, score_conversations, write_default_rubric,
 )
 
@@ -68,7 +68,7 @@ def worked_example_tables():
     ])
     rep = pd.DataFrame([
         reply("c1", "您好亲，在的呢~160的话建议拿S码，平时穿M的也可以拿S哦"),
-        reply("c1", "不会"),
+        reply("c1", "有一点"),
         reply("c1", "全网最低价了亲，今天不拍明天就没了哦", pushy=1, overclaim=1),
         reply("c1", "亲爱的您可以看下我们店铺内有没有您喜欢的商品，有问题随时联系我哦", is_closing=True),
         reply("c2", "您好，有的亲，这款是纯棉的，洗了不会缩水哦"),
@@ -112,13 +112,20 @@ def test_worked_example_default_rubric():
 def test_worked_example_presets_differ():
     conv, rep = worked_example_tables()
     pre = score_conversations(conv, rep, load_rubric(preset="presales")).iloc[0]
-    # presales: forbidden word auto-fails; pushy is coached only
-    assert pre["auto_failed"] and pre["service_score"] == 0.0
-    assert pre["auto_fail_reason"] == "forbidden"
+    # presales: forbidden is an auto-fail item, but a word-list hit is machine evidence: the
+    # conversation keeps its ordinary score and waits for a person; pushy is coached only.
+    # items 6 + 8 + 6 + 1.5 + 3 + 6 + 10 = 40.5, bonuses 3 + 2 -> 64.5
+    assert not pre["auto_failed"] and pre["service_score"] == 64.5
+    assert pre["needs_review"]
+    assert pre["review_reasons"] == "机器标记：广告法违禁用语(forbidden)：全网最低，需人工确认"
     assert pre["ded_pushy"] == 0.0
     assert items_of(pre["score_items"])["pushy"]["kind"] == "coached"
-    # items 6 + 8 + 6 + 1.5 + 3 + 6 + 10 = 40.5, bonuses 3 + 2 -> 64.5 before the auto-fail
-    assert pre["ded_auto_fail"] == 64.5
+    # once a person confirms the forbidden item, the auto-fail applies: 64.5 -> 0
+    confirmed = score_conversations(conv, rep, load_rubric(preset="presales"),
+                                    confirmed_items={"c1": ["forbidden"]}).iloc[0]
+    assert confirmed["auto_failed"] and confirmed["service_score"] == 0.0
+    assert confirmed["auto_fail_reason"] == "forbidden" and not confirmed["needs_review"]
+    assert confirmed["ded_auto_fail"] == 64.5
     after = score_conversations(conv, rep, load_rubric(preset="aftersales")).iloc[0]
     # aftersales: 3 + 6 + 2.5 + 1 + 0 + 2 + 4 + 5 = 23.5, bonuses 3 -> 79.5
     assert after["ded_product_answer_short"] == 0.0
@@ -171,6 +178,8 @@ def test_breakdown_always_sums_to_100_minus_score():
         "pushy": rng.integers(0, 3, n), "unhelpful": rng.integers(0, 4, n),
         "rude": (rng.random(n) < 0.05).astype(int), "overclaim": rng.integers(0, 3, n),
     })
+    # a person confirmed every third rude tag (the other rude tags only mark needs_review)
+    conv["confirmed_items"] = np.where(conv.index % 3 == 0, "rude", "")
     # the first 30 conversations are spotless, so bonuses hit the 100 ceiling
     clean = conv.index < 30
     for col in ("slow_rounds", "unanswered_rounds", "short_replies", "product_answer_short", "pushy",
@@ -233,8 +242,8 @@ def test_rate_item_boundaries():
 
 
 def test_auto_fail_records_its_own_item():
-    rubric = load_rubric()  # default: rude auto-fails
-    conv = pd.DataFrame([conversation(slow_rounds=1, greeted=True, rude=1)])
+    rubric = load_rubric()  # default: rude auto-fails once a person confirmed it
+    conv = pd.DataFrame([conversation(slow_rounds=1, greeted=True, rude=1, confirmed_items="rude")])
     out = score_conversations(conv, pd.DataFrame(columns=["conversation_id", "text"]), rubric).iloc[0]
     # slow 2 + rude 10 = 12, greeting +1 -> 89 before failing
     assert out["auto_failed"] and out["service_score"] == 0.0
@@ -299,14 +308,16 @@ def test_closing_bonus_ignores_auto_replies():
 
 # --- forbidden words --------------------------------------------------------------------------
 
-def test_flag_forbidden_hits_in_word_list_order():
+def test_flag_forbidden_hits_in_text_order():
     rubric = rubric_with(forbidden={"words": ["全网最低", "国家级", "100%有效", "绝对"],
                                     "allow_phrases": ["绝对保密"]})
     rep = pd.DataFrame([reply(text="我们是国家级认证，全网最低价"), reply(text="１００％有效哦"),
                         reply(text="您的信息绝对保密"), reply(text="这个绝对好用，绝对保密"),
                         reply(text="有的亲"), reply(text=None)])
     out = flag_forbidden(rep, rubric)
-    assert list(out["forbidden_words"]) == ["全网最低|国家级", "100%有效", "", "绝对", "", ""]
+    # hits in the order they occur; 100%有效 (the shop's word) is longer than the lexicon's 100%
+    assert list(out["forbidden_words"]) == ["国家级|全网最低", "100%有效", "", "绝对", "", ""]
+    assert list(out["forbidden_categories"]) == ["extreme|extreme", "shop", "", "absolute", "", ""]
     assert list(out["forbidden"]) == [1, 1, 0, 1, 0, 0]
 
 
@@ -339,7 +350,11 @@ def test_presets_load_and_carry_their_weightings():
     assert after.items["unhelpful"].points > default.items["unhelpful"].points
     assert after.items["product_answer_short"].points == 0
     assert pre.agent_weight == "rounds"
-    assert "全网最低" in default.forbidden_words and "根治" in default.forbidden_words
+    # the word lists moved to the shipped Advertising-Law lexicon, which every preset uses
+    assert default.use_claim_lexicon and default.forbidden_words == []
+    lexicon = {e.word: e for e in load_claim_lexicon()}
+    assert lexicon["全网最低"].category == "extreme" and lexicon["根治"].category == "medical"
+    assert lexicon["国家级"].article == "《广告法》第九条第三项" and lexicon["防癌"].article == "《广告法》第十七条"
     assert default.metrics.slow_seconds == 120 and default.metrics.within_seconds == 180
 
 

@@ -145,3 +145,24 @@ def test_to_dict_round_trips():
     s = settings_from_mapping({"platform": "taobao", "within_seconds": 150})
     again = settings_from_mapping(s.to_dict())
     assert again == s
+
+
+def test_rule_settings_defaults_and_validation():
+    s = MetricSettings().validate()
+    assert s.count_trailing_acks is False and s.reply_turn_window_s == 10
+    assert s.product_question_types == ["product", "size"] and s.question_types == "auto"
+    assert settings_from_mapping({"platform": "taobao"}).count_trailing_acks is True   # published rule
+    assert settings_from_mapping({"platform": "douyin"}).count_trailing_acks is False
+    # switching back from taobao leaves nothing of it behind
+    assert settings_from_mapping({"platform": "kuaishou"},
+                                 base=settings_from_mapping({"platform": "taobao"})).count_trailing_acks is False
+    with pytest.raises(SettingsError, match="count_trailing_acks must be true or false"):
+        settings_from_mapping({"count_trailing_acks": "yes"})
+    with pytest.raises(SettingsError, match="closing_patterns: '祝您\\(' is not a valid regular expression"):
+        settings_from_mapping({"closing_patterns": ["祝您("]})
+    with pytest.raises(SettingsError, match="product_question_types must be a list drawn from"):
+        settings_from_mapping({"product_question_types": ["shoes"]})
+    with pytest.raises(SettingsError, match="question_types must be"):
+        settings_from_mapping({"question_types": "model"})
+    with pytest.raises(SettingsError, match="reply_turn_window_s must be a whole number"):
+        settings_from_mapping({"reply_turn_window_s": -1})

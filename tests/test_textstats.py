@@ -20,6 +20,7 @@ from qa_scorer.textstats import contains_any, counted_chars, is_media_only, text
         ("好的呢~[微笑][玫瑰]", 3),       # emoticons after a 3-character reply do not rescue it
         ("好的/:^_^", 2),                # 好 的; /:^_^ is an emoticon code
         ("/:068好", 1),                  # /:068 is a code, 好 counts
+        ("好的/:rose", 2),               # 好 的; /:rose is a word code (the classifier reads it the same way)
         ("/:^_^[玫瑰]", 0),              # two codes back to back, nothing else
         ("[图片]", 0),                   # placeholder
         ("[商品卡片]", 0),               # placeholder of 4 characters
@@ -30,6 +31,9 @@ from qa_scorer.textstats import contains_any, counted_chars, is_media_only, text
         ("👍👍好", 1),                   # emoji do not count, 好 does
         ("【温馨提示】亲", 5),            # 温 馨 提 示 亲: 【】 text is content, only [] codes are removed
         ("[限时优惠活动进行中]", 9),       # bracketed text longer than 6 characters is content, not a code
+        ("[新品七折优惠中]", 7),          # 新 品 七 折 优 惠 中: 7 characters is a phrase, not an emoticon
+        ("[微笑]", 0),                   # an emoticon code
+        ("[一二三四五六]", 0),            # 6 characters: the longest bracketed code
         ("", 0),
         ("。。。", 0),
     ],
