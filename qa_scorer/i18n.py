@@ -27,14 +27,13 @@ compiled ``.mo`` file and the standard library.
 from __future__ import annotations
 
 import gettext
-import locale
 import os
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["_", "N_", "ngettext", "set_language", "get_language", "use_language", "LANGUAGES", "LOCALE_DIR",
+__all__ = ["_", "N_", "ngettext", "pgettext", "set_language", "get_language", "use_language", "LANGUAGES", "LOCALE_DIR",
            "DOMAIN", "ENV_VAR", "normalize_language"]
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
@@ -55,11 +54,8 @@ def _default_language() -> str:
         value = os.environ.get(var, "").strip().lower()
         if value:
             return "en" if value.startswith("en") else "zh"
-    try:
-        loc = locale.getlocale()[0] or ""
-    except ValueError:
-        loc = ""
-    return "en" if loc.lower().startswith("en") else "zh"
+    # No variable set: Chinese.  (locale.getlocale() is not asked: Python reports C.UTF-8 as en_US.)
+    return "zh"
 
 
 def normalize_language(lang: str) -> str:
@@ -125,3 +121,10 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     if _translation is None:
         set_language(None)
     return _translation.ngettext(singular, plural, n)  # type: ignore[union-attr]
+
+
+def pgettext(context: str, message: str) -> str:
+    """``message`` in a context (``pgettext("sheet", "Conversations")`` = 会话, the column is 会话数)."""
+    if _translation is None:
+        set_language(None)
+    return _translation.pgettext(context, message)  # type: ignore[union-attr]

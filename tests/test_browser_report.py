@@ -2,7 +2,8 @@
 
 Needs Debian's ``chromium`` (apt) and the ``playwright`` Python package (no ``playwright install``:
 it would download a browser).  Skipped when either is missing, except under CI=true, where a
-missing browser is a failure.  Leaves a screenshot in test-artifacts/report.png.
+missing browser is a failure.  Leaves screenshots in test-artifacts/: report.png (1280 px),
+report-390.png (a phone) and report-1400.png (a wide screen).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ CHROMIUM = os.environ.get("QA_SCORER_CHROMIUM") or shutil.which("chromium") or "
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-TITLE = "客服质检报告 QA report"
+TITLE = "客服质检报告"
 
 
 def _require_browser():
@@ -49,10 +50,17 @@ def _require_browser():
 def report_page(tmp_path_factory):
     sync_playwright = _require_browser()
     # the real audit folder (tests/conftest_report.py), read back as coach --from does
-    t = load_audit_folder(fx.audit_folder(tmp_path_factory))
+    from qa_scorer.i18n import use_language
+
+    with use_language("zh"):
+        t = load_audit_folder(fx.audit_folder(tmp_path_factory))
     path = tmp_path_factory.mktemp("browser") / "report.html"
-    write_html_report(path, agents=t["agents"], conversations=t["conversations"], replies=t["replies"],
-                      messages=t["messages"], run_info=t["run"], rounds=t["rounds"], worst_n=5)
+    # a long unbroken buyer message and a long agent name must wrap, not widen the page
+    messages = t["messages"].copy()
+    messages.loc[messages.index[0], "text"] = "https://item.taobao.com/item.htm?id=" + "1234567890" * 12
+    with use_language("zh"):
+        write_html_report(path, agents=t["agents"], conversations=t["conversations"], replies=t["replies"],
+                          messages=messages, run_info=t["run"], rounds=t["rounds"], worst_n=5)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -123,3 +131,29 @@ def test_no_console_errors_and_no_network(report_page):
     page.locator('#agent-table th[data-col="agent"]').click()  # exercise the script once more
     assert errors == []
     assert network == []
+
+
+@pytest.mark.parametrize("width", [390, 1400])
+def test_no_horizontal_scroll_on_phone_and_desktop(report_page, width):
+    page, errors, _ = report_page
+    page.set_viewport_size({"width": width, "height": 900})
+    page.wait_for_timeout(100)
+    scroll = page.evaluate("document.documentElement.scrollWidth")
+    assert scroll <= width, f"page is {scroll} px wide at a {width} px viewport"
+    # wide tables scroll inside their own box instead of widening the page
+    wraps = page.eval_on_selector_all(".table-wrap", "els => els.map(e => e.getBoundingClientRect().right)")
+    assert wraps and max(wraps) <= width
+    # charts scale to the screen
+    for box in page.eval_on_selector_all("svg.chart", "els => els.map(e => e.getBoundingClientRect().width)"):
+        assert 100 < box <= width
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"report-{width}.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    assert errors == []
+
+
+def test_page_is_chinese_and_shows_no_local_paths(report_page):
+    page, _, _ = report_page
+    html = page.content()
+    assert "会话平均服务分" in html and "客服平均服务分" in html
+    assert "/tmp/" not in html and str(Path.home()) + "/" not in html and "sample_transcripts/" not in html

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 
 import openpyxl
@@ -12,6 +13,18 @@ from qa_scorer.cli import app
 from qa_scorer.rubric import load_rubric
 
 runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _default_language(monkeypatch):
+    from qa_scorer.i18n import set_language
+
+    for var in ("QA_SCORER_LANG", "LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
+        monkeypatch.delenv(var, raising=False)
+    set_language(None)
+    yield
+    os.environ.pop("QA_SCORER_LANG", None)  # --lang en exports it; monkeypatch restores the original
+    set_language("zh")
 
 SALES = (
     "客服,岗位,询单销售额,询单人数,成交人数,退换件数,平均客单价\n"
@@ -47,14 +60,14 @@ def test_rubric_check_summary_and_error(tmp_path):
     good = tmp_path / "after.toml"
     assert runner.invoke(app, ["rubric", "init", str(good), "--preset", "aftersales"]).exit_code == 0
     result = runner.invoke(app, ["rubric", "check", str(good)])
-    assert result.exit_code == 0
+    assert result.exit_code == 0 and "OK：评分表有效" in result.output
     assert "auto-fail: rude" in result.output
     assert "unhelpful: 8 per occurrence, cap 24" in result.output
     assert "not scored: product_answer_short" in result.output
     bad = tmp_path / "bad.toml"
     bad.write_text(good.read_text(encoding="utf-8").replace("[items.rude]", "[items.rudeness]"), encoding="utf-8")
     result = runner.invoke(app, ["rubric", "check", str(bad)])
-    assert result.exit_code == 2
+    assert result.exit_code == 2 and "错误：" in result.output
     assert "unknown item 'rudeness'" in result.output and "allowed: slow_rounds" in result.output
 
 
@@ -62,8 +75,12 @@ def test_commission_end_to_end_xlsx(tmp_path):
     (tmp_path / "sales.csv").write_bytes(SALES.encode("gbk"))
     (tmp_path / "agents.csv").write_text(AGENTS, encoding="utf-8-sig")
     out = tmp_path / "payroll.xlsx"
-    result = runner.invoke(app, ["commission", "--scores", str(tmp_path / "agents.csv"),
-                                 "--sales", str(tmp_path / "sales.csv"), "--out", str(out)])
+    args = ["commission", "--scores", str(tmp_path / "agents.csv"), "--sales", str(tmp_path / "sales.csv"),
+            "--out", str(out)]
+    chinese = runner.invoke(app, args)
+    assert chinese.exit_code == 0, chinese.output
+    assert "4 位客服中 2 位有提成，合计 614.89" in chinese.output and "已写出" in chinese.output
+    result = runner.invoke(app, [*args, "--lang", "en"])
     assert result.exit_code == 0, result.output
     # 小美 120000 x 0.005 x 0.95 = 570.00 ; 小丽 40 x 158.50 x 0.008 x 0.885 = 44.8872 -> 44.89
     assert "2 of 4 agents paid, total 614.89" in result.output
@@ -80,7 +97,7 @@ def test_commission_end_to_end_xlsx(tmp_path):
 def test_commission_strict_and_errors(tmp_path):
     (tmp_path / "sales.csv").write_text(SALES, encoding="utf-8")
     (tmp_path / "agents.csv").write_text(AGENTS, encoding="utf-8")
-    base = ["commission", "--scores", str(tmp_path / "agents.csv"), "--sales", str(tmp_path / "sales.csv")]
+    base = ["--lang", "en", "commission", "--scores", str(tmp_path / "agents.csv"), "--sales", str(tmp_path / "sales.csv")]
     strict = runner.invoke(app, base + ["--out", str(tmp_path / "p.csv"), "--strict"])
     assert strict.exit_code == 1 and (tmp_path / "p.csv").exists()
     tiered = runner.invoke(app, base + ["--out", str(tmp_path / "t.csv"), "--scheme", "tiered"])
@@ -89,6 +106,6 @@ def test_commission_strict_and_errors(tmp_path):
     missing = runner.invoke(app, base + ["--out", str(tmp_path / "p.csv"), "--scheme", str(tmp_path / "x.toml")])
     assert missing.exit_code == 2 and "scheme file not found" in missing.output
     (tmp_path / "bad.csv").write_text("客服,岗位\n小美,经理\n", encoding="utf-8")
-    bad = runner.invoke(app, ["commission", "--scores", str(tmp_path / "agents.csv"), "--sales",
+    bad = runner.invoke(app, ["--lang", "en", "commission", "--scores", str(tmp_path / "agents.csv"), "--sales",
                               str(tmp_path / "bad.csv"), "--out", str(tmp_path / "p.xlsx")])
     assert bad.exit_code == 2 and "line 2, column role: unknown role '经理'" in bad.output

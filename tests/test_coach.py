@@ -31,7 +31,35 @@ C2 = "QN202611210002"
 
 
 @pytest.fixture(scope="module")
-def audit(tmp_path_factory) -> Path:
+def _chinese():
+    """Coaching output in the default language (Chinese); tests that switch language switch back."""
+    import os
+
+    from qa_scorer.i18n import set_language
+
+    saved = os.environ.get("QA_SCORER_LANG")
+    os.environ["QA_SCORER_LANG"] = "zh"  # the CLI picks its language from the environment
+    set_language("zh")
+    yield
+    os.environ.pop("QA_SCORER_LANG", None)
+    if saved is not None:
+        os.environ["QA_SCORER_LANG"] = saved
+    set_language(None)
+
+
+@pytest.fixture(autouse=True)
+def _back_to_chinese(_chinese):
+    import os
+
+    from qa_scorer.i18n import set_language
+
+    yield
+    os.environ["QA_SCORER_LANG"] = "zh"
+    set_language("zh")
+
+
+@pytest.fixture(scope="module")
+def audit(tmp_path_factory, _chinese) -> Path:
     return fx.audit_folder(tmp_path_factory)
 
 
@@ -264,9 +292,9 @@ def test_conversation_ids_are_never_masked(tables, tmp_path):
         assert f"会话 {fx.CID1}" in doc and "QN[订单号]" not in doc and "QN\\[订单号\\]" not in doc
     path = tmp_path / "c.xlsx"
     write_coaching(ex, path, fmt="xlsx")
-    ws = openpyxl.load_workbook(path)["coaching"]
+    ws = openpyxl.load_workbook(path)["培训案例"]
     head = [c.value for c in ws[1]]
-    assert ws.cell(row=2, column=head.index("会话 conversation") + 1).value == fx.CID1
+    assert ws.cell(row=2, column=head.index("会话") + 1).value == fx.CID1
 
 
 def test_no_mask_keeps_names(tables):
@@ -299,11 +327,11 @@ def test_xlsx_output_neutralises_formulas(tables, tmp_path):
     t["replies"].loc[t["replies"]["text"] == fx.SHORT, "text"] = fx.FORMULA  # the short reply now looks like one
     path = tmp_path / "c.xlsx"
     write_coaching(coaching_examples(t, rule="short_reply"), path, fmt="xlsx")
-    ws = openpyxl.load_workbook(path)["coaching"]
+    ws = openpyxl.load_workbook(path)["培训案例"]
     head = [c.value for c in ws[1]]
-    reply = ws.cell(row=2, column=head.index("回复 reply") + 1)
+    reply = ws.cell(row=2, column=head.index("回复") + 1)
     assert reply.data_type == "s" and reply.value == "'" + fx.FORMULA
-    assert ws.cell(row=2, column=head.index("原因 reason") + 1).value == "回复 1 字 < 4 字"
+    assert ws.cell(row=2, column=head.index("原因") + 1).value == "回复 1 字 < 4 字"
     with pytest.raises(CoachingError, match="needs an output file"):
         write_coaching(coaching_examples(t, rule="short_reply"), None, fmt="xlsx")
 
@@ -346,8 +374,12 @@ def test_cli_xlsx_and_html_files(folder, tmp_path):
     result = runner.invoke(app, ["coach", "--from", str(folder), "--good", "--format", "xlsx", "--out", str(out)])
     assert result.exit_code == 0, result.output
     n = len(coaching_examples(load_audit_folder(folder), good=True))
-    assert n > 3 and f"wrote {n} example(s)" in result.output
-    assert openpyxl.load_workbook(out)["coaching"].max_row == n + 1
+    assert n > 3 and f"已将 {n} 个案例写入" in result.output
+    english = runner.invoke(app, ["--lang", "en", "coach", "--from", str(folder), "--good", "--format", "xlsx",
+                                  "--out", str(tmp_path / "en.xlsx")])
+    assert f"wrote {n} example(s)" in english.output
+    assert openpyxl.load_workbook(tmp_path / "en.xlsx").sheetnames == ["Coaching"]
+    assert openpyxl.load_workbook(out)["培训案例"].max_row == n + 1
     result = runner.invoke(app, ["coach", "--from", str(folder), "--format", "html", "--limit", "1"])
     assert result.exit_code == 0, result.output
     assert (folder / "coaching.html").read_text(encoding="utf-8").count('<section class="ex') == 1

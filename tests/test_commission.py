@@ -262,10 +262,12 @@ def test_read_sales_utf16_and_full_width_or_spaced_headers(tmp_path):
 def test_read_sales_undecodable_file_says_how_to_save_it(tmp_path):
     path = tmp_path / "bad.csv"
     path.write_bytes(b"\xef\xbb\xbfagent,role\n\xff\xfe\xfd,presales\n")  # UTF-8 BOM, then not UTF-8
-    with pytest.raises(SalesError) as exc:
+    from qa_scorer.i18n import use_language
+
+    with use_language("en"), pytest.raises(SalesError) as exc:
         read_sales(path)
     message = str(exc.value)
-    assert "bad.csv" in message and "line 2 is not valid UTF-8" in message and "save it as UTF-8" in message
+    assert "bad.csv" in message and "line 2 (byte offset 14) is not valid UTF-8" in message and "save it as UTF-8" in message
     assert "--encoding" not in message  # the commission command has no such option
 
 

@@ -37,6 +37,13 @@ def test_decode_bytes_detects_and_returns_text_without_bom(data, expected_encodi
 
 
 def test_decode_bytes_explicit_encoding_and_errors_name_the_line():
+    from qa_scorer.i18n import use_language
+
+    with use_language("en"):
+        _check_decode_errors()
+
+
+def _check_decode_errors():
     assert decode_bytes(TEXT.encode("gbk"), "gbk") == (TEXT, "gbk")
     with pytest.raises(DecodeError, match="line 2 are not valid utf-8") as info:
         decode_bytes(b"sent_at,text\n" + "在的".encode("gbk"), "utf-8")

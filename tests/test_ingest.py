@@ -8,6 +8,14 @@ import pytest
 from qa_scorer.ingest import IngestOptions, read_paths
 from qa_scorer.schema import MESSAGE_COLUMNS, check_messages
 
+
+@pytest.fixture(autouse=True)
+def _english_messages():
+    """Reasons and errors are asserted in English (the source strings of the catalog)."""
+    from qa_scorer.i18n import use_language
+    with use_language("en"):
+        yield
+
 # One conversation of a buyer with two agents of one shop; written once, exported four ways below.
 ROWS = [
     ("2026-11-20 10:10:15", "tb_小王", "在吗？这件外套有M码吗"),

@@ -20,12 +20,27 @@ import conftest_report as fx  # noqa: E402
 import qa_scorer.report.html as report_html  # noqa: E402
 from qa_scorer.report import load_audit_folder, render_html_report, write_html_report  # noqa: E402
 from qa_scorer.report.selection import worst_conversations  # noqa: E402
+from qa_scorer.i18n import set_language, use_language  # noqa: E402
+from qa_scorer.report.columns import item_label  # noqa: E402
 from qa_scorer.report.svg import latency_bins_by_agent, score_histogram  # noqa: E402
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _chinese():
+    """The report in the default language (Chinese), whatever the environment says."""
+    import os
+
+    saved = os.environ.pop("QA_SCORER_LANG", None)
+    set_language("zh")
+    yield
+    if saved is not None:
+        os.environ["QA_SCORER_LANG"] = saved
+    set_language(None)
 
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory) -> Path:
-    return fx.audit_folder(tmp_path_factory)
+    return fx.audit_folder(tmp_path_factory, name="crafted-zh")  # written in Chinese (module fixture)
 
 
 @pytest.fixture
@@ -74,18 +89,18 @@ def test_header_shows_model_version_not_its_path(folder, page, tables):
     model_dir = str(default_model_path().resolve().parent)
     for html in (page, (folder / "report.html").read_text(encoding="utf-8")):
         assert model_dir not in html  # neither in the header nor in the run.json fold
-        line = re.search(r"<dt>模型 Model</dt><dd>([^<]*)</dd>", html).group(1)
-        assert f"version {model['version']}" in line and "/" not in line
+        line = re.search(r"<dt>模型</dt><dd>([^<]*)</dd>", html).group(1)
+        assert f"版本 {model['version']}" in line and "/" not in line
     # run.json of another run may record where the model file was: the report still hides it
     run = dict(tables["run"], model={"path": "/home/qa/secret-models/shop_tagger.skops", "version": "7"})
     html = render(tables, run_info=run)
     assert "secret-models" not in html
-    assert "<dt>模型 Model</dt><dd>shop_tagger · version 7</dd>" in html
+    assert "<dt>模型</dt><dd>shop_tagger · 版本 7</dd>" in html
 
 
 def test_model_line_without_path_or_model():
     assert report_html._model_line({"name": "reply-tagger", "version": "2026.11", "path": "/srv/m.skops"}) == \
-        "reply-tagger · version 2026.11"
+        "reply-tagger · 版本 2026.11"
     assert report_html._model_line({"path": "C:\\models\\shop_tagger.skops"}) == "shop_tagger"
     assert "未使用分类器" in report_html._model_line(None)
 
@@ -132,8 +147,9 @@ def test_no_mask_keeps_numbers(tables):
 
 def test_run_info_header(page, tables):
     inputs = tables["run"]["inputs"]
-    assert re.search(r"<dt>输入 Inputs</dt><dd>([^<]*)</dd>", page).group(1) == str(inputs[0])
-    assert "<dt>时段 Period</dt><dd>2026-11-21 10:00:00 – 2026-11-21 16:00:35</dd>" in page
+    # file names only: report.html never shows where the files were on this machine
+    assert re.search(r"<dt>输入</dt><dd>([^<]*)</dd>", page).group(1) == Path(str(inputs[0])).name
+    assert "<dt>时段</dt><dd>2026-11-21 10:00:00 – 2026-11-21 16:00:35</dd>" in page
     assert "短回复 &lt;4字" in page and "3分钟线 180秒" in page
 
 
@@ -229,9 +245,9 @@ def test_rule_flags(page, tables):
     c2 = section(page, "QN202611210002")
     forbidden = tables["replies"].set_index("text").loc[fx.OVERCLAIM, "forbidden_words"]
     assert "百分百" in forbidden
-    assert f'<span class="flag rule">违禁词 forbidden <span class="w">{forbidden}</span></span>' in c2
+    assert f'<span class="flag rule">违禁词 <span class="w">{forbidden}</span></span>' in c2
     assert "缺少结束语" not in c2
-    assert c2.count('<span class="flag closing">结束语 closing</span>') == 1
+    assert c2.count('<span class="flag closing">结束语</span>') == 1
 
 
 def test_product_answer_short_flag_comes_from_rounds(tables):
@@ -243,7 +259,7 @@ def test_product_answer_short_flag_comes_from_rounds(tables):
     c3 = section(render(tables, rounds=rounds, worst_n=5), "QN202611210003")
     bubble = c3.index(f'<div class="bubble">{fx.SIZE_ANSWER}</div>')
     assert c3.index('<span class="flag rule">商品回复过短 4字 &lt; 15字</span>') > bubble
-    assert c3.count("商品回复过短") == 1
+    assert c3.count('<span class="flag rule">商品回复过短') == 1
 
 
 def test_score_breakdown_from_score_items(page, tables):
@@ -253,10 +269,11 @@ def test_score_breakdown_from_score_items(page, tables):
     c1 = section(page, fx.CID1)
     head = re.search(r"<table><thead><tr>(.*?)</tr></thead>", c1).group(1)
     columns = re.findall(r"<th>([^<]*)</th>", head)
-    assert columns[0] == "item" and "points" in columns and "kind" not in columns
+    assert columns[0] == "项目" and "分值" in columns and "类型" not in columns  # Chinese labels, not keys
     body_rows = re.findall(r"<tr>((?:<td>[^<]*</td>)+)</tr>", c1)
-    assert [re.findall(r"<td>([^<]*)</td>", r)[0] for r in body_rows] == [i["item"] for i in items]
-    points = [re.findall(r"<td>([^<]*)</td>", r)[columns.index("points")] for r in body_rows]
+    assert [re.findall(r"<td>([^<]*)</td>", r)[0] for r in body_rows] == [item_label(i["item"]) for i in items]
+    assert "unanswered_rounds" not in c1 and "slow_rounds" not in c1
+    points = [re.findall(r"<td>([^<]*)</td>", r)[columns.index("分值")] for r in body_rows]
     assert [float(p) for p in points] == [pytest.approx(i["points"], abs=0.005) for i in items]
 
 
@@ -337,3 +354,43 @@ def test_write_html_report_writes_utf8_file(tmp_path, tables):
     text = out.read_text(encoding="utf-8")
     assert text.startswith("<!DOCTYPE html>") and fx.SHOP in text
     assert text.count('<section class="conv"') == 2
+
+
+def test_no_local_paths_anywhere(folder, tables):
+    """Inputs, files, rubric and model appear as file names only - nowhere a folder of this machine."""
+    run = dict(tables["run"], inputs=["/home/qa/exports/2026-11/", "C:\\Users\\qa\\Desktop\\chat.csv"],
+               rubric_file="/home/qa/rules/my_rubric.toml",
+               files=[{"path": "/home/qa/exports/2026-11/day1.csv", "rows": 3}],
+               notes=["no usable message was read: the earlier report in /home/qa/out was kept"],
+               model={"path": "/home/qa/secret-models/shop_tagger.skops", "version": "7"})
+    html = render(tables, run_info=run)
+    for leak in ("/home/qa", "C:\\Users", "Desktop", "secret-models"):
+        assert leak not in html, leak
+    assert "2026-11" in html and "chat.csv" in html and "day1.csv" in html and "my_rubric.toml" in html
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    assert str(folder.parent) not in page and str(Path.cwd()) not in page
+
+
+def test_report_in_english(tables):
+    with use_language("en"):
+        html = render(tables)
+    assert '<html lang="en">' in html and "<title>Customer-service QA report</title>" in html
+    for text in ("Mean conversation score", "Mean agent score", "3-minute response rate", "Score breakdown",
+                 'data-col="avg_response_s">Average response time</th>'):
+        assert text in html, text
+    assert "会话平均服务分" not in html and "客服质检报告" not in html
+    page = render(tables)
+    assert '<html lang="zh-CN">' in page and "会话平均服务分" in page and "Mean conversation score" not in page
+
+
+def test_durations_and_rates_for_people(page):
+    # the agent table: 分/秒 and percentages, never raw seconds or fractions
+    table = re.search(r'<table id="agent-table".*?</table>', page, flags=re.S).group(0)
+    assert re.search(r"<td data-sort=\"[\d.e+-]+\">\d+(分\d+秒|分|秒|\.\d秒)</td>", table)
+    assert re.search(r"<td data-sort=\"[\d.e+-]+\">\d{1,3}\.\d%</td>", table)
+
+
+def test_wide_content_scrolls_inside_its_own_box():
+    css = (Path(report_html.__file__).parent / "report.css").read_text(encoding="utf-8")
+    assert ".table-wrap { overflow-x: auto;" in css or ".table-wrap { overflow-x: auto; }" in css
+    assert "@media (max-width: 600px)" in css

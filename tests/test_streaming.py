@@ -49,7 +49,7 @@ def test_a_malformed_row_is_rejected_alone_in_every_read_mode(tmp_path, read, en
     res = audit([src], _opts(tmp_path / "o", chunk_rows=2, read=read))
     assert not res.failed_files
     assert res.rejected["source_line"].tolist() == [3]
-    assert "expected 4 fields, found 5" in res.rejected["reason"].iloc[0]
+    assert "应有 4 个字段，实际 5 个" in res.rejected["reason"].iloc[0]  # Chinese by default
     # read = accepted + rejected: 5 data rows, 4 messages kept, 1 rejected
     assert res.summary["messages"] == 4 and res.files[0].rows == 4 and res.files[0].rejected == 1
     msgs = res.messages if res.messages is not None else None

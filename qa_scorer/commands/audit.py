@@ -10,10 +10,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from qa_scorer.ingest import FORMATS, IngestOptions, parse_column_mapping
-from rich.markup import escape
-
+from qa_scorer.commands._common import plain, safe
 from qa_scorer.executors import ExecutorError
+from qa_scorer.i18n import N_, _, pgettext
+from qa_scorer.ingest import FORMATS, IngestOptions, parse_column_mapping
 from qa_scorer.pipeline import AuditOptions, audit
 from qa_scorer.settings import PLATFORM_PRESETS, SettingsError
 
@@ -22,12 +22,32 @@ console = Console(stderr=True)
 EXAMPLE = """
 [bold]Examples[/bold]
 
-  qa-scorer audit sample_transcripts/
+  qa-scorer audit sample_transcripts/                      [dim]# -> ./qa-report/ (summary in Chinese)[/dim]
+
+  qa-scorer audit sample_transcripts/ --lang en            [dim]# the same in English[/dim]
 
   qa-scorer audit exports/2026-11/ --out reports/2026-11 --platform taobao
 
   qa-scorer audit chat.csv --columns "聊天内容=text,发消息的人=sender" --agents 小美,阿杰
+
+  qa-scorer audit huge.csv --read stream --no-xlsx          [dim]# larger than memory[/dim]
+
+Output folder: messages/replies/rounds/conversations/agents/rejected.csv (English column names,
+see docs/columns.md), run.json, report.html and audit.xlsx (Chinese headers; English with --lang en).
+Exit code 1 if a file could not be read (the others are still audited), 2 for a bad option.
 """
+
+#: Progress stages from qa_scorer.pipeline, as shown while the audit runs.
+STAGES = {"reading": N_("reading"), "scoring": N_("scoring"), "writing outputs": N_("writing outputs")}
+
+
+def _stage(stage: str) -> str:
+    """'reading chat.csv' -> '读取 chat.csv' (file names from the disk are made plain)."""
+    for key, label in STAGES.items():
+        if stage == key or stage.startswith(key + " "):
+            rest = stage[len(key):].strip()
+            return _(label) + (" " + safe(rest, 60) if rest else "")
+    return safe(stage, 60)
 
 
 def _agents(names: Optional[str], agents_file: Optional[Path]) -> set[str]:
@@ -43,7 +63,7 @@ def _service_hours(value: Optional[str]) -> dict:
     try:
         start, end = value.split("-")
     except ValueError:
-        raise typer.BadParameter("use START-END, e.g. 08:00-24:00") from None
+        raise typer.BadParameter(_("use START-END, e.g. 08:00-24:00")) from None
     return {"service_start": start.strip(), "service_end": end.strip()}
 
 
@@ -96,11 +116,12 @@ def audit_command(
 ) -> None:
     """Audit chat exports: metrics, reply tags and service scores per conversation and agent."""
     if fmt and fmt not in FORMATS:
-        raise typer.BadParameter(f"unknown format {fmt!r}; allowed: {', '.join(FORMATS)}", param_hint="--format")
+        raise typer.BadParameter(_("unknown format {value}; allowed: {allowed}").format(
+            value=repr(plain(fmt, 40)), allowed=", ".join(FORMATS)), param_hint="--format")
     try:
         mapping = parse_column_mapping(columns)
     except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--columns") from None
+        raise typer.BadParameter(plain(exc, 400), param_hint="--columns") from None
     overrides = {
         **_service_hours(service_hours),
         "within_seconds": within_seconds, "slow_seconds": slow_seconds, "min_reply_chars": min_reply_chars,
@@ -119,53 +140,89 @@ def audit_command(
     n_files = len(discover_files([str(p) for p in paths])[0])
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=console, transient=True) as bar:
-        task = bar.add_task("reading", total=max(n_files, 1))
+        task = bar.add_task(_stage("reading"), total=max(n_files, 1))
 
         def progress(stage: str, done: float) -> None:
             if stage.startswith("reading"):
-                bar.update(task, description=stage, completed=done)
+                bar.update(task, description=_stage(stage), completed=done)
             elif stage == "scoring" and done:
-                bar.update(task, description=stage, total=100, completed=round(done * 100))
+                bar.update(task, description=_stage(stage), total=100, completed=round(done * 100))
             else:
-                bar.update(task, description=stage)
+                bar.update(task, description=_stage(stage))
 
         try:
             result = audit(paths, options, progress=progress)
         except (SettingsError, ValueError, ExecutorError) as exc:
             bar.stop()
-            console.print(f"[red]Error:[/red] {escape(str(exc))}")
+            label = safe(_("Error:"))
+            console.print(f"[red]{label}[/red] {safe(exc, 2000)}")
             raise typer.Exit(2) from None
     print_summary(result)
     if result.failed_files:
         raise typer.Exit(1)
 
 
-def print_summary(result) -> None:
-    out = Console()
+def summary_rows(result) -> list[tuple[str, str]]:
+    """The summary as (label, value) rows in the current language; values from files are plain text.
+
+    The two score means are named as in report.html (qa_scorer.report._common.score_means):
+    会话平均服务分 = over all conversations, 客服平均服务分 = over agents (each agent once).
+    """
+    from qa_scorer.report._common import (
+        AGENT_MEAN_LABEL, CONVERSATION_MEAN_LABEL, fmt_rate, is_missing, pooled_within_rate, score_means,
+    )
+
     files_ok = [f for f in result.files if not f.error and not f.skipped]
+    roles = result.summary.get("roles", {})
+    role_names = {"customer": _("buyer"), "agent": _("agent"), "auto": _("auto-reply"), "system": _("system")}
+    failed = len(result.failed_files)
+    rows = [
+        (_("Files read"), f"{len(files_ok)}" + (_("  ({n} failed)").format(n=failed) if failed else "")),
+        (_("Conversations"), f"{result.summary.get('conversations', 0):,}"),
+        (_("Messages"), f"{result.summary.get('messages', 0):,}  (" + _(", ").join(
+            f"{role_names[r]} {int(roles.get(r, 0)):,}" for r in role_names) + ")"),
+        (pgettext("summary", "Agents"), f"{len(result.agents):,}"),
+        (_("Rejected rows"), f"{len(result.rejected):,}" + ("  -> rejected.csv" if len(result.rejected) else "")),
+    ]
+    means = score_means(result.agents, result.conversations)
+    if "conversation" in means:
+        rows.append((_(CONVERSATION_MEAN_LABEL), _("{score} (over {n} conversations)").format(
+            score=f"{means['conversation']:.1f}",
+            n=f"{int(result.conversations['service_score'].notna().sum()):,}")))
+    if "agent" in means:
+        rows.append((_(AGENT_MEAN_LABEL), _("{score} (over {n} agents)").format(
+            score=f"{means['agent']:.1f}", n=f"{int(result.agents['service_score'].notna().sum()):,}")))
+    rate = pooled_within_rate(result.conversations)
+    if not is_missing(rate):
+        rows.append((_("3-minute response rate"), fmt_rate(rate)))
+    if "needs_review" in result.conversations.columns:
+        from qa_scorer.report._common import flag
+        n_review = int(flag(result.conversations, "needs_review").sum())
+        rows.append((_("Conversations to review"), f"{n_review:,}" + (
+            "  -> conversations.csv needs_review" if n_review else "")))
+    rows.append((_("Output folder"), str(result.out_dir)))
+    return rows
+
+
+def print_summary(result, console: Console | None = None) -> None:
+    """Print what was read, skipped and found.  Nothing from a file is interpreted as markup."""
+    out = console or Console()
     for f in result.files:
         if f.error:
-            out.print(f"[red]✗ {f.path}[/red]: {f.error} (file skipped)")
+            out.print(f"[red]✗ {safe(f.path)}[/red]: {safe(f.error, 400)} " + safe(_("(file skipped)")))
         elif f.skipped:
-            out.print(f"[yellow]- {f.path}[/yellow]: {f.skipped}; not audited")
+            out.print(f"[yellow]- {safe(f.path)}[/yellow]: {safe(f.skipped, 400)}; " + safe(_("not audited")))
         for note in f.notes:
-            out.print(f"[yellow]! {f.path}[/yellow]: {note}")
-    roles = result.summary.get("roles", {})
-    table = Table(title="qa-scorer audit", show_header=False, title_justify="left")
+            out.print(f"[yellow]! {safe(f.path)}[/yellow]: {safe(note, 400)}")
+    table = Table(title=safe(_("qa-scorer audit summary")), show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
-    table.add_row("files read", f"{len(files_ok)}" + (f"  ({len(result.failed_files)} failed)" if result.failed_files else ""))
-    table.add_row("conversations", f"{result.summary.get('conversations', 0):,}")
-    table.add_row("messages", f"{result.summary.get('messages', 0):,}  (" + ", ".join(
-        f"{r} {int(roles.get(r, 0)):,}" for r in ("customer", "agent", "auto", "system")) + ")")
-    table.add_row("agents", f"{len(result.agents):,}")
-    table.add_row("rejected rows", f"{len(result.rejected):,}" + ("  -> rejected.csv" if len(result.rejected) else ""))
-    if "service_score" in result.agents.columns and len(result.agents):
-        table.add_row("mean agent score", f"{result.agents['service_score'].mean():.1f}")
-    table.add_row("output", str(result.out_dir))
+    for label, value in summary_rows(result):
+        table.add_row(safe(label), safe(value, 400))
     out.print(table)
+    label = safe(_("note:"))
     for note in result.notes:
-        out.print(f"[yellow]note:[/yellow] {note}")
+        out.print(f"[yellow]{label}[/yellow] {safe(note, 400)}")
 
 
 def register(app: typer.Typer) -> None:

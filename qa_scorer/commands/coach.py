@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from qa_scorer.commands._common import fail, plain
+from qa_scorer.i18n import _
 from qa_scorer.schema import TAGS
 
 RULE_CHOICES = ("short_reply", "product_answer_short", "missing_closing", "slow")
@@ -38,6 +40,8 @@ def coach(
     Most confident / most severe first. Buyers become 买家A, 买家B…; phones, addresses, order numbers are masked.
 
     Example:  qa-scorer coach --from qa-report/ --agent 小美 --tag pushy --limit 10 --format html --out pushy.html
+
+    Example:  qa-scorer coach --from qa-report/ --good --limit 5 --lang en
     """
     from qa_scorer.report import AuditFolderError, CoachingError, coaching_examples, load_audit_folder, write_coaching
 
@@ -50,12 +54,11 @@ def coach(
             target = source / f"coaching.{fmt.value}"
         text = write_coaching(examples, target, fmt=fmt.value)
     except (AuditFolderError, CoachingError) as exc:
-        typer.echo(f"Error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        fail(plain(exc, 2000))
     if target is None:
-        typer.echo(text, nl=False)
+        typer.echo(text, nl=False)  # Markdown with every chat text escaped (qa_scorer.report.coach._md)
     else:
-        typer.echo(f"wrote {len(examples)} example(s) to {target}", err=True)
+        typer.echo(_("wrote {n} example(s) to {path}").format(n=len(examples), path=plain(target)), err=True)
 
 
 def register(app: typer.Typer) -> None:

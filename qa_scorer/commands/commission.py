@@ -6,11 +6,14 @@ from pathlib import Path
 
 import typer
 
+from qa_scorer.commands._common import fail, plain
+from qa_scorer.i18n import _
+
 
 def commission_command(
     scores: Path = typer.Option(..., "--scores", help="agents.csv from `qa-scorer audit` (agent, service_score)."),
     sales: Path = typer.Option(..., "--sales",
-                               help="Sales file (CSV utf-8/GBK or xlsx): 客服, 岗位, 询单销售额, 询单人数, "
+                               help="Sales file (CSV/TSV in UTF-8, GBK or UTF-16, or xlsx): 客服, 岗位, 询单销售额, 询单人数, "
                                     "成交人数, 退换件数, 平均客单价, optional 周期."),
     scheme: str = typer.Option("default", "--scheme",
                                help="Scheme TOML file, or a shipped scheme: default, tiered, two_part."),
@@ -31,17 +34,17 @@ def commission_command(
         result = compute_commission(read_scores(scores), read_sales(sales), chosen)
         written = write_payroll(result, out)
     except (SchemeError, SalesError, ValueError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        fail(plain(exc, 2000))
     rows = result.rows
     paid = int((rows["status"] == "ok").sum())
-    typer.echo(f"scheme {chosen.name!r}: {paid} of {len(rows)} agents paid, total {result.total:,.2f}")
+    typer.echo(_("scheme {name}: {paid} of {n} agents paid, total {total}").format(
+        name=repr(plain(chosen.name)), paid=paid, n=len(rows), total=f"{result.total:,.2f}"))
     for warning in result.warnings:
-        typer.echo(f"warning: {warning}", err=True)
+        typer.echo(_("warning: {message}").format(message=plain(warning, 1000)), err=True)
     if len(result.unmatched):
-        typer.echo(f"{len(result.unmatched)} unmatched agent(s): "
-                   + ", ".join(f"{a} ({s})" for a, s in zip(result.unmatched["agent"], result.unmatched["status"])))
-    typer.echo("wrote " + ", ".join(str(p) for p in written))
+        typer.echo(_("{n} unmatched agent(s): {agents}").format(n=len(result.unmatched), agents=", ".join(
+            f"{plain(a)} ({plain(s)})" for a, s in zip(result.unmatched["agent"], result.unmatched["status"]))))
+    typer.echo(_("wrote {files}").format(files=", ".join(plain(p) for p in written)))
     if strict and paid < len(rows):
         raise typer.Exit(1)
 

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import typer
 
+from qa_scorer.commands._common import fail, plain
+from qa_scorer.i18n import _
+
 rubric_app = typer.Typer(
     help=(
         "Create and check scoring rubrics (TOML; reference: docs/rubric.md).\n\n"
@@ -39,9 +42,9 @@ def init_command(
     try:
         written = write_default_rubric(path, preset=preset.value, force=force)
     except FileExistsError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
-    typer.echo(f"wrote {written} (preset {preset.value}); check it with: qa-scorer rubric check {written}")
+        fail(plain(exc, 1000) + " " + _("(use --force to overwrite it)"), code=1)
+    typer.echo(_("wrote {path} (preset {preset}); check it with: qa-scorer rubric check {path}").format(
+        path=plain(written), preset=preset.value))
 
 
 @rubric_app.command("check")
@@ -57,10 +60,9 @@ def check_command(
     try:
         rubric = load_rubric(file)
     except RubricError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    typer.echo("\n".join(summarize(rubric)))
-    typer.echo("OK")
+        fail(plain(exc, 2000))
+    typer.echo("\n".join(plain(line, None) for line in summarize(rubric)))
+    typer.echo(_("OK: the rubric is valid"))
 
 
 def register(app: typer.Typer) -> None:

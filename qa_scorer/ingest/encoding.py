@@ -17,7 +17,10 @@ guess.  Strict decoding matters: a lenient decode would silently replace bytes.
 from __future__ import annotations
 
 import codecs
+import threading
 from pathlib import Path
+
+from qa_scorer.i18n import _
 
 #: Tried in this order when no BOM says otherwise.  GB18030 after UTF-8: valid UTF-8 Chinese
 #: is almost never valid GB18030 by accident the other way round.
@@ -40,38 +43,120 @@ class DecodeError(ValueError):
         self.hint = hint
 
 
-def _decode(data: bytes, encoding: str, final: bool) -> str:
+#: ``errors=`` values accepted by the decoders here: "strict" (default: a byte that does not
+#: decode fails the file, naming its line) or "replace" (U+FFFD for it; the count is returned).
+ENCODING_ERRORS = ("strict", "replace")
+
+#: A file is taken as "this encoding, with a few damaged bytes" (rather than "another encoding")
+#: when at most this share of its bytes fail to decode (and at least one byte always may).
+_DAMAGE_SHARE = 0.002
+
+_counts = threading.local()
+
+
+def _count_replace(exc: UnicodeDecodeError):
+    _counts.n = getattr(_counts, "n", 0) + 1
+    return "\ufffd", exc.end
+
+
+#: Name of the registered error handler that replaces like "replace" and counts (``replaced_count``).
+COUNTING_REPLACE = "qa_scorer.count_replace"
+codecs.register_error(COUNTING_REPLACE, _count_replace)
+
+
+def reset_replaced() -> None:
+    """Start counting characters replaced by ``COUNTING_REPLACE`` (in this thread)."""
+    _counts.n = 0
+
+
+def replaced_count() -> int:
+    """Characters replaced by ``COUNTING_REPLACE`` since ``reset_replaced`` (in this thread)."""
+    return getattr(_counts, "n", 0)
+
+
+def _handler(errors: str) -> str:
+    if errors not in ENCODING_ERRORS:
+        raise ValueError(f"encoding_errors must be one of {', '.join(ENCODING_ERRORS)}, got {errors!r}")
+    return "strict" if errors == "strict" else COUNTING_REPLACE
+
+
+def _decode(data: bytes, encoding: str, final: bool, errors: str = "strict") -> str:
     if final:
-        return data.decode(encoding)
+        return data.decode(encoding, errors)
     # A sample cut from a larger file: an incomplete character at the end is not an error.
-    return codecs.getincrementaldecoder(encoding)().decode(data, final=False)
+    return codecs.getincrementaldecoder(encoding)(errors).decode(data, final=False)
 
 
 def _line_of(data: bytes, exc: UnicodeDecodeError) -> int:
     return data[: exc.start].count(b"\n") + 1
 
 
-def _detect(data: bytes, *, final: bool = True) -> tuple[str, str]:
-    """``(text, encoding)`` by the detection order of this module; ``final=False`` for a sample."""
+def _where(data: bytes, exc: UnicodeDecodeError, offset: int = 0) -> str:
+    return _("line {line} (byte offset {offset})").format(line=_line_of(data, exc), offset=exc.start + offset)
+
+
+def _errors_in(data: bytes, encoding: str, final: bool) -> int:
+    reset_replaced()
+    try:
+        _decode(data, encoding, final, COUNTING_REPLACE)
+    except LookupError:
+        return len(data) + 1
+    return replaced_count()
+
+
+def _damaged_candidate(data: bytes, final: bool) -> tuple[str, int] | None:
+    """``(encoding, bad characters)`` when the bytes are one of the candidate encodings with a few
+    damaged bytes (a share below ``_DAMAGE_SHARE``), else None."""
+    best = None
+    for encoding in CANDIDATE_ENCODINGS:
+        n = _errors_in(data, encoding, final)
+        if best is None or n < best[1]:
+            best = (encoding, n)
+    if best is not None and best[1] <= max(1, int(len(data) * _DAMAGE_SHARE)):
+        return best
+    return None
+
+
+def _detect(data: bytes, *, final: bool = True, errors: str = "strict") -> tuple[str, str]:
+    """``(text, encoding)`` by the detection order of this module; ``final=False`` for a sample.
+    ``errors="replace"``: a file that is a candidate encoding with a few damaged bytes is decoded
+    with U+FFFD for them (``replaced_count()`` says how many)."""
+    handler = _handler(errors)
+    reset_replaced()
     if data.startswith(codecs.BOM_UTF8):
         body = data[len(codecs.BOM_UTF8):]
         try:
-            return _decode(body, "utf-8", final), "utf-8-sig"
+            return _decode(body, "utf-8", final, handler), "utf-8-sig"
         except UnicodeDecodeError as exc:
-            line = _line_of(body, exc)
-            raise DecodeError(f"the file starts with a UTF-8 BOM but line {line} is not valid UTF-8",
-                              "check --encoding (utf-8, gbk, gb18030)") from None
+            raise DecodeError(_("the file starts with a UTF-8 BOM but {where} is not valid UTF-8").format(
+                where=_where(body, exc, len(codecs.BOM_UTF8))),
+                _("check --encoding (utf-8, gbk, gb18030), or --encoding-errors replace")) from None
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
-            return _decode(data, "utf-16", final), "utf-16"
-        except UnicodeDecodeError:
-            raise DecodeError("the file starts with a UTF-16 BOM but is not valid UTF-16",
-                              "check --encoding (utf-16, utf-8, gb18030)") from None
+            return _decode(data, "utf-16", final, handler), "utf-16"
+        except UnicodeDecodeError as exc:
+            raise DecodeError(_("the file starts with a UTF-16 BOM but byte offset {offset} is not valid "
+                                "UTF-16").format(offset=exc.start),
+                              _("check --encoding (utf-16, utf-8, gb18030)")) from None
     for encoding in CANDIDATE_ENCODINGS:
         try:
             return _decode(data, encoding, final), encoding
         except UnicodeDecodeError:
             continue
+    damaged = _damaged_candidate(data, final)
+    if damaged is not None:
+        encoding, bad = damaged
+        if errors == "replace":
+            reset_replaced()
+            return _decode(data, encoding, final, handler), encoding
+        try:
+            _decode(data, encoding, final)
+        except UnicodeDecodeError as exc:
+            raise DecodeError(
+                _("the file is {encoding} except for {n} undecodable byte(s); the first is at {where}").format(
+                    encoding=encoding, n=bad, where=_where(data, exc)),
+                _("fix the file, or read it with --encoding-errors replace (the bad bytes become U+FFFD)"),
+            ) from None
     from charset_normalizer import from_bytes
 
     best = from_bytes(data[:_GUESS_BYTES]).best()
@@ -80,25 +165,44 @@ def _detect(data: bytes, *, final: bool = True) -> tuple[str, str]:
             return _decode(data, best.encoding, final), best.encoding
         except (UnicodeDecodeError, LookupError):
             pass
-    raise DecodeError("cannot decode the file as UTF-8 or GBK/GB18030",
-                      "if you know its encoding pass --encoding NAME")
+    raise DecodeError(_("cannot decode the file as UTF-8 or GBK/GB18030 (first bad byte: {where})").format(
+                          where=_first_bad_where(data, final)),
+                      _("if you know its encoding pass --encoding NAME"))
 
 
-def decode_bytes(data: bytes, encoding: str | None = None) -> tuple[str, str]:
-    """Return ``(text, encoding_used)``; raise ``DecodeError`` (naming the line when it can).
+def _first_bad_where(data: bytes, final: bool) -> str:
+    """Where the candidate encoding that gets furthest first fails."""
+    furthest = None
+    for encoding in CANDIDATE_ENCODINGS:
+        try:
+            _decode(data, encoding, final)
+        except UnicodeDecodeError as exc:
+            if furthest is None or exc.start > furthest.start:
+                furthest = exc
+    return _where(data, furthest) if furthest is not None else "?"
+
+
+def decode_bytes(data: bytes, encoding: str | None = None, errors: str = "strict") -> tuple[str, str]:
+    """Return ``(text, encoding_used)``; raise ``DecodeError`` (naming the line and byte offset
+    when it can).
 
     With ``encoding`` the bytes must be valid in it; without, the encoding is detected (see the
     module docstring).  A UTF-8 BOM is removed from the text ("utf-8-sig" is returned).
+    ``errors="replace"`` puts U+FFFD for undecodable bytes; ``replaced_count()`` says how many.
     """
     if encoding:
+        handler = _handler(errors)
+        reset_replaced()
         try:
-            return data.decode(encoding), encoding
+            return data.decode(encoding, handler), encoding
         except LookupError:
-            raise DecodeError(f"unknown encoding {encoding!r}", "try utf-8, gbk or gb18030") from None
+            raise DecodeError(_("unknown encoding {name}").format(name=repr(encoding)),
+                              _("try utf-8, gbk or gb18030")) from None
         except UnicodeDecodeError as exc:
-            raise DecodeError(f"bytes at line {_line_of(data, exc)} are not valid {encoding}",
-                              "check --encoding (utf-8, gbk, gb18030)") from None
-    return _detect(data)
+            raise DecodeError(_("bytes at line {line} are not valid {encoding} (first bad byte at offset {offset})").format(
+                line=_line_of(data, exc), encoding=encoding, offset=exc.start),
+                              _("check --encoding (utf-8, gbk, gb18030), or --encoding-errors replace")) from None
+    return _detect(data, errors=errors)
 
 
 def read_text(path: str | Path, encoding: str | None = None) -> tuple[str, str]:
@@ -106,11 +210,11 @@ def read_text(path: str | Path, encoding: str | None = None) -> tuple[str, str]:
     return decode_bytes(Path(path).read_bytes(), encoding)
 
 
-def sniff_file_encoding(path: str | Path, sample_bytes: int = 1 << 20) -> str:
+def sniff_file_encoding(path: str | Path, sample_bytes: int = 1 << 20, errors: str = "strict") -> str:
     """Encoding of a (large) file from its first ``sample_bytes`` bytes, detected like
     ``decode_bytes`` (a character cut by the sample's end is allowed).  Raises ``DecodeError``."""
     with open(path, "rb") as fh:
         sample = fh.read(sample_bytes)
     if len(sample) < sample_bytes:  # the whole file: no character can be cut
-        return _detect(sample, final=True)[1]
-    return _detect(sample, final=False)[1]
+        return _detect(sample, final=True, errors=errors)[1]
+    return _detect(sample, final=False, errors=errors)[1]

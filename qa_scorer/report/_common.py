@@ -14,19 +14,38 @@ from typing import Any
 import jinja2
 import pandas as pd
 
+from qa_scorer.i18n import N_, _, ngettext
 from qa_scorer.schema import TAGS
 
-#: Chinese label of each classifier tag (used in every human-facing output).
-TAG_LABELS = {"pushy": "催单", "unhelpful": "敷衍", "rude": "态度差", "overclaim": "夸大"}
+
+class _Labels(dict):
+    """A mapping key -> English label (marked with N_) that returns the label in the current language."""
+
+    def __getitem__(self, key):
+        return _(super().__getitem__(key))
+
+    def get(self, key, default=None):
+        return self[key] if key in self else default
+
+    def items(self):
+        return [(k, self[k]) for k in self]
+
+    def values(self):
+        return [self[k] for k in self]
+
+
+#: Label of each classifier tag (used in every human-facing output; Chinese by default).
+TAG_LABELS = _Labels({"pushy": N_("pushy"), "unhelpful": N_("unhelpful"), "rude": N_("rude"),
+                      "overclaim": N_("overclaim")})
 
 #: Rules a coaching example can be pulled for (CLI ``--rule`` choices).
 RULES = ("short_reply", "product_answer_short", "missing_closing", "slow")
-RULE_LABELS = {
-    "short_reply": "短回复",
-    "product_answer_short": "商品回复过短",
-    "missing_closing": "缺少结束语",
-    "slow": "响应慢",
-}
+RULE_LABELS = _Labels({
+    "short_reply": N_("short reply"),
+    "product_answer_short": N_("product answer too short"),
+    "missing_closing": N_("missing closing"),
+    "slow": N_("slow reply"),
+})
 
 #: Defaults of the thresholds the reports quote (qa_scorer.settings.MetricSettings); run.json overrides.
 DEFAULT_THRESHOLDS = {
@@ -77,21 +96,22 @@ def is_missing(value: Any) -> bool:
 
 
 def fmt_seconds(value: Any) -> str:
-    """42 -> '42秒', 192 -> '3分12秒', 3900 -> '1小时5分'; missing -> '–'."""
+    """42 -> '42秒', 192 -> '3分12秒', 3900 -> '1小时5分' (English: '42 s', '3 min 12 s', '1 h 5 min'); missing -> '–'."""
     if is_missing(value):
         return "–"
     seconds = float(value)
     if seconds < 0:
-        return f"{seconds:.0f}秒"
+        return _("{seconds} s").format(seconds=f"{seconds:.0f}")
     if seconds < 60:
-        return f"{seconds:.0f}秒" if seconds >= 10 or seconds == int(seconds) else f"{seconds:.1f}秒"
+        shown = f"{seconds:.0f}" if seconds >= 10 or seconds == int(seconds) else f"{seconds:.1f}"
+        return _("{seconds} s").format(seconds=shown)
     total = int(round(seconds))
     if total < 3600:
         m, s = divmod(total, 60)
-        return f"{m}分{s}秒" if s else f"{m}分"
+        return _("{minutes} min {seconds} s").format(minutes=m, seconds=s) if s else _("{minutes} min").format(minutes=m)
     h, rest = divmod(total, 3600)
     m = rest // 60
-    return f"{h}小时{m}分" if m else f"{h}小时"
+    return _("{hours} h {minutes} min").format(hours=h, minutes=m) if m else _("{hours} h").format(hours=h)
 
 
 def rate_fraction(series: pd.Series) -> pd.Series:
@@ -106,6 +126,41 @@ def fmt_rate(value: Any) -> str:
     if is_missing(value):
         return "–"
     return f"{float(value) * 100:.1f}%"
+
+
+def pooled_within_rate(conversations: pd.DataFrame) -> float:
+    """The 3-minute response rate of all conversations together (NaN when there is none).
+
+    Pooled over rounds: ``within_3min_rounds / counted_rounds`` when the metrics wrote those
+    counts, else each conversation's rate weighted by its rounds.
+    """
+    if has(conversations, "within_3min_rounds", "counted_rounds"):
+        counted = number(conversations, "counted_rounds").sum()
+        return float(number(conversations, "within_3min_rounds").sum() / counted) if counted else float("nan")
+    if not has(conversations, "within_3min_rate", "rounds"):
+        return float("nan")
+    rate = rate_fraction(conversations["within_3min_rate"])
+    rounds = number(conversations, "rounds")
+    ok = rate.notna() & (rounds > 0)
+    return float((rate[ok] * rounds[ok]).sum() / rounds[ok].sum()) if ok.any() else float("nan")
+
+
+#: The two averages of service scores, named the same in the terminal, report.html and the docs.
+CONVERSATION_MEAN_LABEL = N_("Mean conversation score")   # 会话平均服务分: over all conversations
+AGENT_MEAN_LABEL = N_("Mean agent score")                 # 客服平均服务分: over agents (each agent once)
+CONVERSATION_MEAN_HINT = N_("mean of every conversation's service score")
+AGENT_MEAN_HINT = N_("mean of the agents' service scores, each agent counted once")
+
+
+def score_means(agents: pd.DataFrame | None, conversations: pd.DataFrame | None) -> dict[str, float]:
+    """{"conversation": mean over conversations, "agent": mean over agents}; a missing one is left out."""
+    out: dict[str, float] = {}
+    for key, df in (("conversation", conversations), ("agent", agents)):
+        if df is not None and "service_score" in df.columns:
+            s = number(df, "service_score")
+            if s.notna().any():
+                out[key] = float(s.mean())
+    return out
 
 
 def fmt_number(value: Any, digits: int = 1) -> str:
@@ -216,13 +271,20 @@ def _environment() -> jinja2.Environment:
     # autoescape=True for every template: each {{ value }} is HTML-escaped unless it is a
     # markupsafe.Markup, and the code marks as Markup only package assets (CSS, JS) and the SVG
     # charts, which qa_scorer.report.svg builds from escaped values.
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.PackageLoader("qa_scorer.report", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    # {{ _("English") }} in a template is looked up in the current language at render time (the
+    # lambdas defer to qa_scorer.i18n, so the cached environment follows set_language).  Its result
+    # is a plain str, escaped like any other value.
+    env.install_gettext_callables(lambda message: _(message),
+                                  lambda singular, plural, n: ngettext(singular, plural, n), newstyle=False)
+    return env
 
 
 def render_template(name: str, **context: Any) -> str:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import xlsxwriter
 
+from qa_scorer.i18n import _, get_language
 from qa_scorer.report._common import (
     RULE_LABELS,
     RULES,
@@ -85,7 +86,7 @@ def _tag_candidates(replies: pd.DataFrame, keep: pd.Series, tag: str, cap: int) 
 
     def reason(pos):
         found = [parse_tag_words(w).get(tag, "") for w in words[pos]]
-        return [f"{TAG_LABELS[tag]} {tag}" + (f"：{w}" if w else "") for w in found]
+        return [f"{TAG_LABELS[tag]} {tag}" + (_("：{words}").format(words=w) if w else "") for w in found]
 
     # No probability column (e.g. tags from a word list): rank all alike, keep table order.
     return _candidates(replies.index[hit], tag, "tag", prob.fillna(0.5), reason, prob, cap)
@@ -124,7 +125,8 @@ def _rule_candidates(rule: str, replies: pd.DataFrame, rounds: pd.DataFrame | No
         chars = number(replies, "counted_chars")[hit].to_numpy()
         least = limits["min_reply_chars"]
         return _candidates(replies.index[hit], rule, "rule", least - np.nan_to_num(chars),
-                           lambda pos: [f"回复 {n:.0f} 字 < {least} 字" if not is_missing(n) else f"回复少于 {least} 字"
+                           lambda pos: [_("reply {n} chars < {min} chars").format(n=f"{n:.0f}", min=least) if not is_missing(n)
+                                        else _("reply shorter than {min} chars").format(min=least)
                                         for n in chars[pos]], cap=cap)
 
     if rule in ("product_answer_short", "slow"):
@@ -140,7 +142,8 @@ def _rule_candidates(rule: str, replies: pd.DataFrame, rounds: pd.DataFrame | No
             severity = least - figure.fillna(0)
 
             def describe(n):
-                return f"商品问题回复 {n:.0f} 字 < {least} 字" if not is_missing(n) else f"商品问题回复少于 {least} 字"
+                return (_("product answer {n} chars < {min} chars").format(n=f"{n:.0f}", min=least) if not is_missing(n)
+                        else _("product answer shorter than {min} chars").format(min=least))
         else:
             figure = number(rounds, "latency_s")
             hit = flag(rounds, "slow") if "slow" in rounds.columns else figure > limits["slow_seconds"]
@@ -148,7 +151,8 @@ def _rule_candidates(rule: str, replies: pd.DataFrame, rounds: pd.DataFrame | No
             severity = figure
 
             def describe(s):
-                return f"买家等待 {fmt_seconds(s)} 才得到回复（> {limits['slow_seconds']} 秒）"
+                return _("buyer waited {time} for an answer (> {limit} s)").format(time=fmt_seconds(s),
+                                                                                   limit=limits["slow_seconds"])
         # Only look up the answering reply for the flagged rounds (a small share of all rounds).
         flagged = rounds.loc[hit]
         reply_row = _round_ending_rows(replies, flagged)
@@ -172,7 +176,8 @@ def _rule_candidates(rule: str, replies: pd.DataFrame, rounds: pd.DataFrame | No
     info = pd.DataFrame({"cid": conv["conversation_id"].astype("string"),
                          "rounds": number(conv, "rounds").to_numpy()})
     merged = info.merge(last[["cid", "reply_row"]], on="cid", how="inner")
-    text = f"会话结束未发送结束语（买家沉默 {limits['closing_silence_s']} 秒后应主动发送）"
+    text = _("no closing message at the end of the conversation (due after {s} s of buyer silence)").format(
+        s=limits["closing_silence_s"])
     # More rounds = a longer, more engaged chat left without a goodbye: coach those first.
     return _candidates(merged["reply_row"], rule, "rule", merged["rounds"].fillna(0),
                        lambda pos: [text] * len(pos), cap=cap)
@@ -213,13 +218,13 @@ def _good_candidates(replies: pd.DataFrame, rounds: pd.DataFrame | None, convers
     lat = latency[ok].to_numpy()
     is_product = product[ok].to_numpy()
     chars_ok = answer_chars[ok].to_numpy()
-    closing = " · 会话有结束语" if "missing_closing" in conversations.columns else ""
+    closing = _(" · conversation closed") if "missing_closing" in conversations.columns else ""
 
     def reason(pos):
-        return [f"响应 {fmt_seconds(lat[i])} ≤ {GOOD_MAX_LATENCY_S} 秒"
-                + (f" · 商品问题回复 {chars_ok[i]:.0f} 字 ≥ {limits['product_answer_min_chars']} 字"
-                   if is_product[i] else "")
-                + " · 无标记" + closing for i in pos]
+        return [_("answered in {time} ≤ {limit} s").format(time=fmt_seconds(lat[i]), limit=GOOD_MAX_LATENCY_S)
+                + (_(" · product answer {n} chars ≥ {min} chars").format(
+                    n=f"{chars_ok[i]:.0f}", min=limits["product_answer_min_chars"]) if is_product[i] else "")
+                + _(" · not flagged") + closing for i in pos]
 
     # Product answers first (the instructive ones), then the clearest (lowest flag probability), then fastest.
     severity = is_product * 10.0 + (1 - worst_prob.fillna(0).to_numpy()) - lat / 10_000
@@ -309,7 +314,7 @@ def _buyer_aliases(names: list[str]) -> dict[str, str]:
     aliases: dict[str, str] = {}
     for name in names:
         if name and name not in aliases:
-            aliases[name] = f"买家{letters(len(aliases))}"
+            aliases[name] = _("buyer {letter}").format(letter=letters(len(aliases)))
     return aliases
 
 
@@ -415,7 +420,7 @@ def coaching_examples(tables: dict, agent: str | None = None, tag: str | None = 
         "rank": np.arange(1, len(rows) + 1),
         "kind": chosen["kind"].to_numpy(),
         "category": chosen["category"].to_numpy(),
-        "label": [" / ".join(TAG_LABELS.get(c) or RULE_LABELS.get(c) or "好的示范" for c in cat.split(","))
+        "label": [" / ".join(TAG_LABELS.get(c) or RULE_LABELS.get(c) or _("model answer") for c in cat.split(","))
                   for cat in chosen["category"]],
         "reason": chosen["reason"].to_numpy(),
         "probability": chosen["probability"].to_numpy(),
@@ -450,29 +455,31 @@ def _prob(value: Any) -> str:
 
 def _prob_label(kind: str) -> str:
     # For a model answer the figure is the highest probability of any tag: low is good.
-    return "最高标记概率" if kind == "good" else "概率"
+    return _("highest tag probability") if kind == "good" else _("probability")
 
 
 def _when(value: Any) -> str:
     return fmt_time(value, with_date=False) if not is_missing(value) else "--:--:--"
 
 
-def to_markdown(examples: pd.DataFrame, title: str = "客服培训案例 Coaching examples") -> str:
-    lines = [f"# {title}", "", f"共 {len(examples)} 条 · {len(examples)} example(s)", ""]
+def to_markdown(examples: pd.DataFrame, title: str | None = None) -> str:
+    title = title or _("Coaching examples")
+    lines = [f"# {title}", "", _("{n} example(s)").format(n=len(examples)), ""]
     if examples.empty:
-        lines.append("没有符合条件的案例。No examples match.")
+        lines.append(_("No examples match."))
     for ex in examples.itertuples(index=False):
         head = f"## {ex.rank}. {ex.label} · {ex.category.replace(',', ', ')}"  # our own names: nothing to escape
         if not is_missing(ex.probability):
             head += f" · {_prob_label(ex.kind)} {_prob(ex.probability)}"
         lines += [head, ""]
-        meta = [f"客服 {_md(ex.agent)}", f"会话 {_md(ex.conversation_id)}", _md(fmt_time(ex.sent_at))]
+        meta = [_("agent {name}").format(name=_md(ex.agent)),
+                _("conversation {id}").format(id=_md(ex.conversation_id)), _md(fmt_time(ex.sent_at))]
         if not is_missing(ex.latency_s):
-            meta.append(f"响应 {fmt_seconds(ex.latency_s)}")
-        lines += [" · ".join(m for m in meta if m), "", f"原因：{_md(ex.reason)}", ""]
+            meta.append(_("response {time}").format(time=fmt_seconds(ex.latency_s)))
+        lines += [" · ".join(m for m in meta if m), "", _("Why: {reason}").format(reason=_md(ex.reason)), ""]
         for m in ex.before:
             lines.append(f"- {_when(m['sent_at'])} {_md(m['sender'])}：{_md(m['text'])}")
-        lines.append(f"- {_when(ex.sent_at)} **客服 {_md(ex.agent)}：{_md(ex.reply)}** ◀")
+        lines.append(f"- {_when(ex.sent_at)} **" + _("agent {name}").format(name=_md(ex.agent)) + f"：{_md(ex.reply)}** ◀")
         for m in ex.after:
             lines.append(f"- {_when(m['sent_at'])} {_md(m['sender'])}：{_md(m['text'])}")
         lines.append("")
@@ -483,8 +490,9 @@ def _text(value: Any) -> str:
     return "" if is_missing(value) else str(value)
 
 
-def to_html(examples: pd.DataFrame, title: str = "客服培训案例 Coaching examples") -> str:
+def to_html(examples: pd.DataFrame, title: str | None = None) -> str:
     """A standalone page (templates/coaching.html, autoescaped: chat text is shown as text)."""
+    title = title or _("Coaching examples")
     def context(msgs: list[dict]) -> list[dict]:
         return [{"sender": _text(m["sender"]), "when": _when(m["sent_at"]), "text": _text(m["text"])} for m in msgs]
 
@@ -499,13 +507,13 @@ def to_html(examples: pd.DataFrame, title: str = "客服培训案例 Coaching ex
         "conversation_id": _text(ex.conversation_id),
         "sent_at": fmt_time(ex.sent_at),
         "when": _when(ex.sent_at),
-        "latency": "" if is_missing(ex.latency_s) else " · 响应 " + fmt_seconds(ex.latency_s),
+        "latency": "" if is_missing(ex.latency_s) else " · " + _("response {time}").format(time=fmt_seconds(ex.latency_s)),
         "reason": _text(ex.reason),
         "reply": _text(ex.reply),
         "before": context(ex.before),
         "after": context(ex.after),
     } for ex in examples.itertuples(index=False)]
-    return render_template("coaching.html", title=title, examples=rows)
+    return render_template("coaching.html", title=title, examples=rows, lang="zh-CN" if get_language() == "zh" else "en")
 
 
 def _lines(msgs: list[dict]) -> str:
@@ -514,20 +522,20 @@ def _lines(msgs: list[dict]) -> str:
 
 def to_workbook(examples: pd.DataFrame, path) -> None:
     sheet = pd.DataFrame({
-        "序号 rank": examples["rank"], "类型 kind": examples["label"], "标签/规则 category": examples["category"],
-        "原因 reason": examples["reason"], "概率 probability": examples["probability"],
-        "客服 agent": examples["agent"], "会话 conversation": examples["conversation_id"],
-        "时间 sent_at": examples["sent_at"].map(lambda v: fmt_time(v)),
-        "之前 buyer before": examples["before"].map(_lines), "回复 reply": examples["reply"],
-        "之后 buyer after": examples["after"].map(_lines),
-        "来源 source": examples["source_file"].astype(str) + ":" + examples["source_line"].map(
+        _("No."): examples["rank"], _("Kind"): examples["label"], _("Tag/rule"): examples["category"],
+        _("Reason"): examples["reason"], _("Probability"): examples["probability"],
+        _("Agent"): examples["agent"], _("Conversation"): examples["conversation_id"],
+        _("Time"): examples["sent_at"].map(lambda v: fmt_time(v)),
+        _("Buyer before"): examples["before"].map(_lines), _("Reply"): examples["reply"],
+        _("Buyer after"): examples["after"].map(_lines),
+        _("Source"): examples["source_file"].astype(str) + ":" + examples["source_line"].map(
             lambda v: "" if is_missing(v) else str(int(float(v)))),
     })
     sheet = excel_safe(sheet)
     widths = [6, 12, 16, 36, 10, 22, 22, 20, 40, 40, 30, 30]
     with xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False,
                                          "strings_to_numbers": False}) as wb:
-        ws = wb.add_worksheet("coaching")
+        ws = wb.add_worksheet(_("Coaching")[:31])
         bold = wb.add_format({"bold": True, "bg_color": "#F0F3F8", "text_wrap": True, "valign": "top"})
         wrap = wb.add_format({"text_wrap": True, "valign": "top"})
         ws.write_row(0, 0, list(sheet.columns), bold)

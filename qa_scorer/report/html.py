@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from datetime import datetime
 from importlib import resources
 from pathlib import Path, PureWindowsPath
@@ -27,7 +28,12 @@ import pandas as pd
 from markupsafe import Markup
 
 from qa_scorer import __version__
+from qa_scorer.i18n import N_, _, get_language, pgettext
 from qa_scorer.report._common import (
+    AGENT_MEAN_HINT,
+    AGENT_MEAN_LABEL,
+    CONVERSATION_MEAN_HINT,
+    CONVERSATION_MEAN_LABEL,
     RULE_LABELS,
     TAG_LABELS,
     find_setting,
@@ -41,31 +47,62 @@ from qa_scorer.report._common import (
     number,
     parse_score_items,
     parse_tag_words,
+    pooled_within_rate,
     rate_fraction,
     render_template,
+    score_means,
     tag_columns,
     thresholds,
 )
+from qa_scorer.report.columns import BREAKDOWN_KEYS, KIND_LABELS, column_label, column_unit, item_label
 from qa_scorer.report.selection import worst_conversations
 from qa_scorer.report.svg import latency_by_agent_chart, score_histogram
 from qa_scorer.safety import mask_pii, mask_series
 
-# (column, Chinese label, English label, kind) of the agent table, in display order.
+# (column, kind) of the agent table, in display order; headers are column_label(column), the
+# same names as in audit.xlsx and docs/columns.md.
 AGENT_TABLE_COLUMNS = [
-    ("agent", "客服", "agent", "text"),
-    ("service_score", "服务分", "score", "score"),
-    ("conversations", "会话", "conversations", "int"),
-    ("rounds", "轮次", "rounds", "int"),
-    ("first_response_avg_s", "首次响应", "first response", "seconds"),
-    ("avg_response_s", "平均响应", "avg response", "seconds"),
-    ("within_3min_rate", "3分钟响应率", "within 3 min", "rate"),
-    ("unanswered_rounds", "未回复轮次", "unanswered", "int"),
-    ("short_replies", "短回复", "short replies", "int"),
-    ("product_answer_short", "商品回复短", "product short", "int"),
-    ("missing_closings", "缺结束语", "no closing", "int"),
-] + [(t, TAG_LABELS[t], t, "int") for t in ("pushy", "unhelpful", "rude", "overclaim")]
+    ("agent", "text"),
+    ("service_score", "score"),
+    ("conversations", "int"),
+    ("rounds", "int"),
+    ("first_response_avg_s", "seconds"),
+    ("avg_response_s", "seconds"),
+    ("within_3min_rate", "rate"),
+    ("reply_rate", "rate"),
+    ("unanswered_rounds", "int"),
+    ("short_replies", "int"),
+    ("product_answer_short", "int"),
+    ("missing_closings", "int"),
+    ("needs_review", "int"),
+] + [(t, "int") for t in ("pushy", "unhelpful", "rude", "overclaim")]
 
-ROLE_LABELS = {"customer": "买家", "auto": "自动回复", "system": "系统"}
+ROLE_LABELS = {"customer": N_("buyer"), "auto": N_("auto-reply"), "system": N_("system")}
+
+# A token that looks like a file path (a/b, /abs/x, C:\x\y, ~/x): only its last part is shown.
+_PATH_TOKEN = re.compile(r"""(?<![\w:/\\])(?:~|[A-Za-z]:)?[\\/]{0,2}(?:[^\s\\/"'<>|:;,()\[\]{}]+[\\/])+[^\s\\/"'<>|:;,()\[\]{}]*""")
+
+
+def file_name_only(text: str) -> str:
+    """Every path in ``text`` cut to its last part: report.html never shows where files were on disk."""
+    def last(m: re.Match) -> str:
+        if not re.search(r"[^\W\d_]", m.group(0)):  # 1/3, 2026/11/20: not a path
+            return m.group(0)
+        parts = [p for p in re.split(r"[\\/]", m.group(0)) if p and p != "~"]
+        return parts[-1] if parts else ""
+
+    return _PATH_TOKEN.sub(last, text)
+
+
+def _without_paths(value: Any) -> Any:
+    """run.json with every string's paths cut to file names (recursively)."""
+    if isinstance(value, dict):
+        return {k: _without_paths(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_without_paths(v) for v in value]
+    if isinstance(value, str):
+        return file_name_only(value)
+    return value
 
 
 def _asset(name: str) -> str:
@@ -123,16 +160,20 @@ def _model_name(model: dict) -> str:
         path = path.removeprefix("shipped").strip().strip("()").strip()
     stem = PureWindowsPath(path).stem if path else ""  # PureWindowsPath splits on / and \
     if shipped:
-        return f"{stem} (shipped)" if stem else "shipped"
+        return _("{name} (shipped)").format(name=stem) if stem else _("shipped")
     return stem
 
 
 def _model_line(model: Any) -> str:
     if is_missing(model) or model == "" or model == {}:
-        return "–（未使用分类器 no classifier）"
+        return _("– (no classifier)")
     if not isinstance(model, dict):
         return _model_name({"path": str(model)}) or "–"
-    parts = [_model_name(model)] + [f"{k} {model[k]}" for k in ("version", "trained_at") if model.get(k)]
+    parts = [_model_name(model)]
+    if model.get("version"):
+        parts.append(_("version {version}").format(version=model["version"]))
+    if model.get("trained_at"):
+        parts.append(_("trained {date}").format(date=str(model["trained_at"]).replace("T", " ")))
     return " · ".join(p for p in parts if p) or "–"
 
 
@@ -141,42 +182,47 @@ def _rubric_line(run_info: dict) -> str:
     name = rubric.get("name") if isinstance(rubric, dict) else rubric
     parts = [str(name) if name else ""]
     if isinstance(rubric, dict) and rubric.get("version"):
-        parts.append(f"version {rubric['version']}")
+        parts.append(_("version {version}").format(version=rubric["version"]))
     if run_info.get("rubric_file"):
-        parts.append(str(run_info["rubric_file"]))
+        parts.append(file_name_only(str(run_info["rubric_file"])))
     return " · ".join(p for p in parts if p) or "–"
 
 
 def _public_run_info(run_info: dict) -> dict:
-    """run.json for the fold in the header, without the model file's local path."""
+    """run.json for the fold in the header, without the model file's path and with file names only."""
     shown = dict(run_info)
     if isinstance(shown.get("model"), dict):
         shown["model"] = {k: v for k, v in shown["model"].items() if k != "path"}
-    return shown
+    return _without_paths(shown)
 
 
 def _header(run_info: dict, conversations: pd.DataFrame) -> dict:
     inputs = run_info.get("inputs") or run_info.get("input") or []
     if isinstance(inputs, str):
         inputs = [inputs]
-    inputs = [str(i) for i in inputs]
+    # File names only: the report is mailed around, the folders on this machine are nobody's business.
+    inputs = [file_name_only(str(i).rstrip("/\\")) or str(i) for i in inputs]
     shown = ", ".join(inputs[:8]) + (f" … (+{len(inputs) - 8})" if len(inputs) > 8 else "")
     t = thresholds(run_info)
     start = find_setting(run_info, "service_start", "08:00")
     end = find_setting(run_info, "service_end", "24:00")
-    preset = find_setting(run_info, "platform") or run_info.get("preset") or "默认 default"
-    settings_line = (
-        f"服务时间 {start}–{end} · 3分钟线 {t['within_seconds']}秒 · 慢回复 >{t['slow_seconds']}秒 · "
-        f"短回复 <{t['min_reply_chars']}字 · 商品回复 ≥{t['product_answer_min_chars']}字 · "
-        f"结束语 买家沉默 {t['closing_silence_s']}秒"
-    )
+    preset = find_setting(run_info, "platform") or run_info.get("preset") or _("default")
+    settings_line = " · ".join([
+        _("service hours {start}–{end}").format(start=start, end=end),
+        _("3-minute line {seconds}").format(seconds=_("{seconds} s").format(seconds=t["within_seconds"])),
+        _("slow reply > {seconds}").format(seconds=_("{seconds} s").format(seconds=t["slow_seconds"])),
+        _("short reply < {n} chars").format(n=t["min_reply_chars"]),
+        _("product answer ≥ {n} chars").format(n=t["product_answer_min_chars"]),
+        _("closing after {seconds} of buyer silence").format(
+            seconds=_("{seconds} s").format(seconds=t["closing_silence_s"])),
+    ])
     rows = [
-        ("输入 Inputs", shown or "–"),
-        ("时段 Period", _period(run_info, conversations)),
-        ("预设 Preset", str(preset)),
-        ("设置 Settings", settings_line),
-        ("模型 Model", _model_line(run_info.get("model"))),
-        ("评分表 Rubric", _rubric_line(run_info)),
+        (_("Inputs"), shown or "–"),
+        (_("Period"), _period(run_info, conversations)),
+        (_("Preset"), file_name_only(str(preset))),
+        (_("Settings"), settings_line),
+        (_("Model"), file_name_only(_model_line(run_info.get("model")))),
+        (_("Rubric"), _rubric_line(run_info)),
     ]
     generated = (run_info.get("generated_at") or run_info.get("run_at")
                  or datetime.now().strftime("%Y-%m-%d %H:%M"))
@@ -190,24 +236,27 @@ def _header(run_info: dict, conversations: pd.DataFrame) -> dict:
 
 # --------------------------------------------------------------------------- summary + agent table
 def _summary_cards(agents: pd.DataFrame, conversations: pd.DataFrame, replies: pd.DataFrame) -> list:
-    cards = [("会话 conversations", f"{len(conversations):,}"), ("客服 agents", f"{len(agents):,}")]
+    """(label, value, hint) of the cards; the score means are named as in the terminal summary."""
+    cards = [(_("Conversations"), f"{len(conversations):,}", ""), (pgettext("summary", "Agents"), f"{len(agents):,}", "")]
     rounds = number(conversations, "rounds")
     if rounds.notna().any():
-        cards.append(("轮次 rounds", f"{int(rounds.sum()):,}"))
-        rate = rate_fraction(conversations["within_3min_rate"]) if "within_3min_rate" in conversations else None
-        if rate is not None and (rate.notna() & (rounds > 0)).any():
-            ok = rate.notna() & (rounds > 0)
-            cards.append(("3分钟响应率 within 3 min",
-                          fmt_rate((rate[ok] * rounds[ok]).sum() / rounds[ok].sum())))
-    score = number(conversations, "service_score")
-    if score.notna().any():
-        cards.append(("平均服务分 mean score", f"{score.mean():.1f}"))
+        cards.append((_("Rounds"), f"{int(rounds.sum()):,}", ""))
+        rate = pooled_within_rate(conversations)
+        if not is_missing(rate):
+            cards.append((_("3-minute response rate"), fmt_rate(rate), _("pooled over all counted rounds")))
+    means = score_means(agents, conversations)
+    if "conversation" in means:
+        cards.append((_(CONVERSATION_MEAN_LABEL), f"{means['conversation']:.1f}", _(CONVERSATION_MEAN_HINT)))
+    if "agent" in means:
+        cards.append((_(AGENT_MEAN_LABEL), f"{means['agent']:.1f}", _(AGENT_MEAN_HINT)))
     tags = tag_columns(replies)
     if tags:
         flagged = np.zeros(len(replies), dtype=bool)
         for t in tags:
             flagged |= flag(replies, t).to_numpy()
-        cards.append(("标记回复 flagged replies", f"{int(flagged.sum()):,}"))
+        cards.append((_("Flagged replies"), f"{int(flagged.sum()):,}", ""))
+    if "needs_review" in conversations.columns:
+        cards.append((_("Conversations to review"), f"{int(flag(conversations, 'needs_review').sum()):,}", ""))
     return cards
 
 
@@ -229,7 +278,7 @@ def _agent_table(agents: pd.DataFrame) -> dict | None:
         frame = frame.assign(_s=number(frame, "service_score")).sort_values("_s", ascending=False, na_position="last")
     # Build the body column by column (vectorised formatting), then zip into rows.
     cells: list[list[dict]] = []
-    for col, _zh, _en, kind in columns:
+    for col, kind in columns:
         raw = frame[col]
         if kind == "text":
             cells.append([_agent_cell(v) for v in raw.astype("string").fillna("")])
@@ -246,7 +295,7 @@ def _agent_table(agents: pd.DataFrame) -> dict | None:
                 cell["text"] = fmt(v)
             column_cells.append(cell)
         cells.append(column_cells)
-    return {"columns": [{"col": col, "zh": zh, "en": en} for col, zh, en, _kind in columns],
+    return {"columns": [{"col": col, "label": column_label(col)} for col, _kind in columns],
             "rows": [list(row) for row in zip(*cells)]}
 
 
@@ -303,17 +352,17 @@ def _reply_flags(replies: pd.DataFrame, rounds: pd.DataFrame | None, limits: dic
     short = flag(replies, "short_reply")
     chars = number(replies, "counted_chars")
     for i in short[short].index:
-        detail = "" if is_missing(chars[i]) else f"{int(chars[i])}字 < {limits['min_reply_chars']}字"
+        detail = "" if is_missing(chars[i]) else _("{n} chars < {min}").format(n=int(chars[i]), min=limits["min_reply_chars"])
         out[positions[i]]["rules"].append({"label": RULE_LABELS["short_reply"], "detail": detail})
     for i, n in _product_short_per_reply(replies, rounds).items():
-        detail = "" if is_missing(n) else f"{int(n)}字 < {limits['product_answer_min_chars']}字"
+        detail = "" if is_missing(n) else _("{n} chars < {min}").format(n=int(n), min=limits["product_answer_min_chars"])
         out[positions[i]]["rules"].append({"label": RULE_LABELS["product_answer_short"], "detail": detail})
     forbidden = flag(replies, "forbidden")
     if "forbidden_words" in replies.columns:
         forbidden |= replies["forbidden_words"].astype("string").fillna("").str.strip().ne("")
     for i in forbidden[forbidden].index:
         w = replies.at[i, "forbidden_words"] if "forbidden_words" in replies.columns else ""
-        out[positions[i]]["rules"].append({"label": "违禁词 forbidden", "detail": "",
+        out[positions[i]]["rules"].append({"label": _("forbidden words"), "detail": "",
                                            "words": "" if is_missing(w) else clean(str(w))})
     closing = flag(replies, "is_closing")
     for i in closing[closing].index:
@@ -356,12 +405,20 @@ def _breakdown(items: list[dict]) -> dict:
     # "kind" (deduction/bonus/...) repeats what the sign of the points says, and the panel is narrow.
     keys = [k for k in keys if k != "kind"] or keys
 
-    def shown(value):
+    def shown(row, key):
+        value = row.get(key)
+        if key == "item" and isinstance(value, str):
+            return item_label(value)
+        if key == "kind" and isinstance(value, str):
+            return _(KIND_LABELS[value]) if value in KIND_LABELS else value
+        if key == "value" and column_unit(str(row.get("item"))) == "rate" and not is_missing(value):
+            return fmt_rate(value)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return fmt_number(value, 2)
         return "" if is_missing(value) else value
 
-    return {"columns": keys, "rows": [[shown(row.get(k)) for k in keys] for row in items]}
+    return {"columns": [_(BREAKDOWN_KEYS[k]) if k in BREAKDOWN_KEYS else k for k in keys],
+            "rows": [[shown(row, k) for k in keys] for row in items]}
 
 
 def _chat(msgs: pd.DataFrame, flags: list[dict]) -> list[dict]:
@@ -374,9 +431,9 @@ def _chat(msgs: pd.DataFrame, flags: list[dict]) -> list[dict]:
             items.append({"date": f"{ts:%Y-%m-%d}"})
             last_date = ts.date()
         role = rec.role if rec.role in ("customer", "agent", "auto", "system") else "system"
-        who = ROLE_LABELS.get(role, "") if role != "agent" else ""
+        who = _(ROLE_LABELS[role]) if role in ROLE_LABELS else ""
         sender = rec.sender if not is_missing(rec.sender) else ""
-        label = f"{who} {sender}".strip() if role == "customer" else (sender or "客服") if role == "agent" else who
+        label = f"{who} {sender}".strip() if role == "customer" else (sender or _("agent")) if role == "agent" else who
         msg = {"role": role, "label": label, "time": f"{ts:%H:%M:%S}" if ts is not None else "",
                "text": "" if is_missing(rec.text) else str(rec.text), "latency": None, "flagged": False,
                "tags": [], "rules": [], "closing": False}
@@ -393,19 +450,24 @@ def _conversation(rank: int, conv: pd.Series, msgs: pd.DataFrame, flags: list[di
     def val(col):
         return conv[col] if col in conv.index else None
 
+    always = (_("Agent"), _("Time"))
     meta = [
-        ("客服", val("agent")), ("买家", val("customer")),
-        ("时间", f"{fmt_time(val('started_at'))} – {fmt_time(val('ended_at'), with_date=False)}"),
-        ("轮次", fmt_number(val("rounds"))), ("平均响应", fmt_seconds(val("avg_response_s"))),
-        ("首次响应", fmt_seconds(val("first_response_s"))),
-        ("3分钟响应率", fmt_rate(rate_fraction(pd.Series([val("within_3min_rate")])).iloc[0])),
-        ("短回复", fmt_number(val("short_replies"))),
+        (_("Agent"), val("agent")), (_("Buyer"), val("customer")),
+        (_("Time"), f"{fmt_time(val('started_at'))} – {fmt_time(val('ended_at'), with_date=False)}"),
+        (column_label("rounds"), fmt_number(val("rounds"))),
+        (column_label("avg_response_s"), fmt_seconds(val("avg_response_s"))),
+        (column_label("first_response_s"), fmt_seconds(val("first_response_s"))),
+        (column_label("within_3min_rate"), fmt_rate(rate_fraction(pd.Series([val("within_3min_rate")])).iloc[0])),
+        (column_label("short_replies"), fmt_number(val("short_replies"))),
     ]
     # Only the tags that occurred: a row of zeros is noise.
     meta += [(TAG_LABELS[t], fmt_number(val(t))) for t in tags
              if t in conv.index and not is_missing(val(t)) and float(val(t)) > 0]
+    reasons = val("review_reasons")
+    if _truthy(val("needs_review")) and not is_missing(reasons) and str(reasons).strip():
+        meta.append((column_label("review_reasons"), str(reasons)))
     meta = [(k, "" if is_missing(v) else str(v)) for k, v in meta]
-    meta = [(k, v or "–") for k, v in meta if k in ("客服", "时间") or v not in ("", "–")]
+    meta = [(k, v or "–") for k, v in meta if k in always or v not in ("", "–")]
     return {
         "rank": rank,
         "score": _score(val("service_score")),
@@ -445,7 +507,7 @@ def _worst(conversations, replies, messages, rounds, worst_n, mask, run_info) ->
     by_conv = {cid: g for cid, g in msgs.groupby("cid", sort=False)}
     tags = tag_columns(replies) or [t for t in TAG_LABELS if t in conversations.columns]
     return [_conversation(rank, conv, by_conv.get(str(conv["conversation_id"]), msgs.head(0)), flags, tags)
-            for rank, (_, conv) in enumerate(worst.iterrows(), start=1)]
+            for rank, (_index, conv) in enumerate(worst.iterrows(), start=1)]
 
 
 # --------------------------------------------------------------------------- public
@@ -463,6 +525,7 @@ def render_html_report(*, agents: pd.DataFrame, conversations: pd.DataFrame, rep
     scores = conversations["service_score"] if "service_score" in conversations.columns else pd.Series(dtype=float)
     return render_template(
         "report.html",
+        lang="zh-CN" if get_language() == "zh" else "en",
         csp=(f"default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
              f"script-src 'sha256-{script_hash}'; base-uri 'none'; form-action 'none'"),
         # Markup (not escaped by the template): our own package files, not data.  The script must
@@ -479,6 +542,8 @@ def render_html_report(*, agents: pd.DataFrame, conversations: pd.DataFrame, rep
         worst_title_n=min(int(worst_n), len(conversations)),
         worst=_worst(conversations, replies, messages, rounds, worst_n, mask, run_info),
         mask=mask,
+        badge_green=fmt_seconds(60),
+        badge_amber=fmt_seconds(180),
     )
 
 

@@ -15,6 +15,7 @@ from html import escape
 import numpy as np
 import pandas as pd
 
+from qa_scorer.i18n import N_, _
 from qa_scorer.report._common import fmt_seconds, number
 
 GREEN, AMBER, RED, DARK_RED, GREY = "#2e9d5b", "#e0a100", "#d9534f", "#8e2a27", "#8a94a6"
@@ -22,8 +23,8 @@ GREEN, AMBER, RED, DARK_RED, GREY = "#2e9d5b", "#e0a100", "#d9534f", "#8e2a27", 
 #: Response-time bins (seconds, right-inclusive) and their colours; the same cut-offs as the
 #: latency badges in the chats (≤60 s green, ≤180 s amber, >180 s red), plus >600 s, which
 #: Taobao caps at.
-LATENCY_BINS = [(-np.inf, 60, "≤1分", GREEN), (60, 180, "1–3分", AMBER), (180, 600, "3–10分", RED),
-                (600, np.inf, ">10分", DARK_RED)]
+LATENCY_BINS = [(-np.inf, 60, N_("≤1 min"), GREEN), (60, 180, N_("1–3 min"), AMBER), (180, 600, N_("3–10 min"), RED),
+                (600, np.inf, N_(">10 min"), DARK_RED)]
 
 
 def _no_data(message: str) -> str:
@@ -45,19 +46,20 @@ def score_histogram(scores: pd.Series, *, width: int = 560, height: int = 220) -
     """Histogram of conversation service scores: 10 bins over 0–100 (or over the data's range)."""
     s = pd.to_numeric(scores, errors="coerce").dropna()
     if s.empty:
-        return _no_data("没有会话分数（评分阶段未运行）。No conversation scores in this run.")
+        return _no_data(_("No conversation scores in this run (the scoring stage did not run)."))
     lo, hi = (0.0, 100.0) if s.min() >= 0 and s.max() <= 100 else (float(s.min()), float(s.max()))
     if hi == lo:
         hi = lo + 1
     edges = np.linspace(lo, hi, 11)
-    counts, _ = np.histogram(s.to_numpy(), bins=edges)  # last bin includes the top edge (100)
+    counts, _edges = np.histogram(s.to_numpy(), bins=edges)  # last bin includes the top edge (100)
     pad_l, pad_r, pad_t, pad_b = 44, 12, 22, 36
     plot_w, plot_h = width - pad_l - pad_r, height - pad_t - pad_b
     top, step = _nice_top(max(int(counts.max()), 1))
     bar_w = plot_w / len(counts)
+    aria = escape(_("Conversation service scores"))
     parts = [
         f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg" '
-        f'aria-label="会话服务分分布 score distribution">'
+        f'aria-label="{aria}">'
     ]
     # horizontal grid lines with count labels
     for tick in range(0, top + 1, step):
@@ -72,15 +74,18 @@ def score_histogram(scores: pd.Series, *, width: int = 560, height: int = 220) -
         x = pad_l + i * bar_w + 2
         y = pad_t + plot_h - h
         label = f"{left:.0f}–{right:.0f}"
+        tip = escape(_("{n} conversations").format(n=f"{count:,}"))
         parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w - 4:.1f}" height="{h:.1f}" fill="{colour}" '
-                     f'rx="2"><title>{escape(label)}: {count:,} 个会话</title></rect>')
+                     f'rx="2"><title>{escape(label)}: {tip}</title></rect>')
         if count:
             parts.append(f'<text x="{x + (bar_w - 4) / 2:.1f}" y="{y - 5:.1f}" class="value" '
                          f'text-anchor="middle">{count:,}</text>')
         parts.append(f'<text x="{x + (bar_w - 4) / 2:.1f}" y="{height - pad_b + 16}" class="axis" '
                      f'text-anchor="middle">{escape(label)}</text>')
+    title = escape(_("service score · {n} conversations · median {median}").format(
+        n=f"{len(s):,}", median=f"{s.median():.1f}"))
     parts.append(f'<text x="{pad_l + plot_w / 2:.1f}" y="{height - 4}" class="axis-title" text-anchor="middle">'
-                 f'服务分 service score · {len(s):,} 个会话 · 中位数 {s.median():.1f}</text>')
+                 f'{title}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
@@ -96,7 +101,7 @@ def latency_bins_by_agent(replies: pd.DataFrame) -> pd.DataFrame:
     frame = pd.DataFrame({"agent": replies.loc[answered, "agent"].astype("string").fillna(""),
                           "latency_s": latency[answered]})
     edges = [b[0] for b in LATENCY_BINS] + [LATENCY_BINS[-1][1]]
-    labels = [b[2] for b in LATENCY_BINS]
+    labels = [_(b[2]) for b in LATENCY_BINS]  # ≤1分 … (≤1 min … in English)
     frame["bin"] = pd.cut(frame["latency_s"], bins=edges, labels=labels, right=True)
     table = pd.crosstab(frame["agent"], frame["bin"]).reindex(columns=labels, fill_value=0)
     table["rounds"] = table.sum(axis=1)
@@ -114,26 +119,27 @@ def latency_by_agent_chart(replies: pd.DataFrame, *, max_agents: int = 30, width
     """100%-stacked bar per agent: share of rounds answered in ≤1 min / 1–3 min / 3–10 min / >10 min."""
     table = latency_bins_by_agent(replies)
     if table.empty:
-        return _no_data("没有响应时间数据。No response times in this run.")
+        return _no_data(_("No response times in this run."))
     note = ""
     if len(table) > max_agents:
-        note = (f'<p class="chart-note">显示接待轮次最多的 {max_agents} 位客服（共 {len(table)} 位）。'
-                f'Showing the {max_agents} agents with most rounds of {len(table)}.</p>')
+        shown = escape(_("Showing the {n} agents with the most rounds (of {total}).").format(n=max_agents, total=len(table)))
+        note = f'<p class="chart-note">{shown}</p>'
         table = table.sort_values("rounds", ascending=False).head(max_agents).sort_values(
             ["median_s", "rounds"], ascending=[True, False])
     label_w, stats_w, row_h, legend_h = 110, 132, 26, 30
     bar_w = width - label_w - stats_w
     height = legend_h + row_h * len(table) + 24
+    aria = escape(_("Response time per agent"))
     parts = [
         f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg" '
-        f'aria-label="各客服响应时间分布 response time per agent">'
+        f'aria-label="{aria}">'
     ]
     x = label_w
     for _lo, _hi, label, colour in LATENCY_BINS:
         parts.append(f'<rect x="{x}" y="6" width="12" height="12" fill="{colour}" rx="2"/>'
-                     f'<text x="{x + 16}" y="16" class="axis">{escape(label)}</text>')
+                     f'<text x="{x + 16}" y="16" class="axis">{escape(_(label))}</text>')  # label: the N_ msgid
         x += 74
-    labels = [b[2] for b in LATENCY_BINS]
+    labels = [_(b[2]) for b in LATENCY_BINS]
     colours = [b[3] for b in LATENCY_BINS]
     display = _display_names([str(a) for a in table.index])
     for row, ((agent, rec), short) in enumerate(zip(table.iterrows(), display)):
@@ -149,15 +155,17 @@ def latency_by_agent_chart(replies: pd.DataFrame, *, max_agents: int = 30, width
             if not count:
                 continue
             w = bar_w * count / total
+            tip = escape(_("{n} rounds").format(n=f"{count:,}"))
             parts.append(f'<rect x="{left:.1f}" y="{y + 3}" width="{w:.1f}" height="{row_h - 8}" fill="{colour}">'
-                         f'<title>{escape(name)} · {escape(label)}: {count:,} 轮 ({count / total:.0%})</title></rect>')
+                         f'<title>{escape(name)} · {escape(label)}: {tip} ({count / total:.0%})</title></rect>')
             if w > 34:
                 parts.append(f'<text x="{left + w / 2:.1f}" y="{y + 16}" class="bar-label" text-anchor="middle">'
                              f'{count / total:.0%}</text>')
             left += w
-        parts.append(f'<text x="{label_w + bar_w + 8}" y="{y + 16}" class="axis">'
-                     f'中位 {escape(fmt_seconds(rec["median_s"]))} · {total:,} 轮</text>')
+        stats = escape(_("median {time} · {n} rounds").format(time=fmt_seconds(rec["median_s"]), n=f"{total:,}"))
+        parts.append(f'<text x="{label_w + bar_w + 8}" y="{y + 16}" class="axis">{stats}</text>')
+    axis_title = escape(_("share of rounds by response time"))
     parts.append(f'<text x="{label_w + bar_w / 2:.1f}" y="{height - 6}" class="axis-title" text-anchor="middle">'
-                 f'各档轮次占比 share of rounds by response time</text>')
+                 f'{axis_title}</text>')
     parts.append("</svg>")
     return note + "".join(parts)
