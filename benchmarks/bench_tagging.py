@@ -101,20 +101,20 @@ def main() -> None:
           f"{len(replies.drop_duplicates()):,} distinct pairs")
     t0 = time.perf_counter()
     model = load_model(args.model)
-    print(f"model loaded in {time.perf_counter() - t0:.2f} s: {model}")
+    print(f"model loaded in {time.perf_counter() - t0:.2f} s: {model.describe()}")
     baseline = psutil.Process().memory_info().rss
     print(f"RSS before tagging: {baseline / 2**20:.0f} MiB")
     results = {}
     for workers in [int(w) for w in args.workers.split(",")]:
-        # Start each run cold: forked workers would otherwise inherit the jieba block cache
-        # filled by the previous run.
+        # Start each run cold: the in-process run would otherwise reuse the jieba block cache
+        # filled by the previous run (pool workers start empty from qa_scorer.executors' server).
         features._BLOCK_CACHE.clear()
         with PeakRSS() as peak:
             t0 = time.perf_counter()
             tagged = tag_replies(replies, model, workers=workers)
             elapsed = time.perf_counter() - t0
         results[workers] = tagged
-        flagged = {t: int(tagged[t].sum()) for t in model.tags}
+        flagged = {t: int(tagged[t].sum()) for t in model.tags_}
         print(f"workers={workers}: {elapsed:.2f} s, {len(replies) / elapsed:,.0f} replies/s, "
               f"peak memory of the process tree: RSS sum {peak.peak / 2**20:.0f} MiB, PSS sum "
               f"{peak.peak_pss / 2**20:.0f} MiB; flagged {flagged}")

@@ -31,6 +31,7 @@ from qa_scorer.schema import (
     TAGS,
     check_messages,
 )
+from qa_scorer.buyer_signal import UPSET_THRESHOLD, score_buyer_messages
 from qa_scorer.model_files import ModelError
 from qa_scorer.settings import MetricSettings
 from qa_scorer.textstats import (
@@ -62,6 +63,9 @@ ROUND_COLUMNS = [
     # the end, unanswered); whether it counts in rates and unanswered_rounds (in service
     # hours and not an excluded trailing acknowledgement).
     "customer", "latency_for_avg_s", "first_counted", "question_type", "trailing_ack", "counted",
+    # appended: buyer signal (qa_scorer.buyer_signal; sorting only, never scored): the highest
+    # buyer_upset of the round's buyer messages and what fired in them.
+    "buyer_upset_max", "buyer_signals",
 ]
 REPLY_OUTPUT_COLUMNS = REPLY_COLUMNS + [
     "media_only", "context", "message_index", "source_file", "source_line",
@@ -81,6 +85,9 @@ CONVERSATION_OUTPUT_COLUMNS = CONVERSATION_COLUMNS + [
     # buyer's unanswered trailing acknowledgements left out of the counted rounds, and the
     # counted rounds a human answered (numerator of the agent's reply_rate).
     "attribution", "trailing_acks", "answered_rounds",
+    # appended: buyer signal (sorting only, never scored): highest buyer_upset, buyer messages
+    # with buyer_upset >= 0.5, chasing buyer messages.
+    "buyer_upset_max", "buyer_upset_msgs", "buyer_chasing",
 ]
 AGENT_OUTPUT_COLUMNS = AGENT_COLUMNS + [
     "greeting_rate", "slow_receptions",
@@ -91,6 +98,8 @@ AGENT_OUTPUT_COLUMNS = AGENT_COLUMNS + [
     # appended: counted rounds answered by a human (numerator of reply_rate) and whether the
     # row is a shop's "(未分配)" row (conversations nobody can be held to).
     "answered_rounds", "unassigned",
+    # appended: conversations whose buyer_upset_max >= 0.5 (buyer signal; sorting only).
+    "buyer_upset_convs",
 ]
 
 
@@ -430,6 +439,18 @@ def conversation_metrics(messages: pd.DataFrame, settings: MetricSettings | None
     r_excluded_ack = r_trailing_ack & (not settings.count_trailing_acks)
     r_counted = r_in_hours & ~r_excluded_ack
 
+    # Buyer signal (qa_scorer.buyer_signal): a sorting signal for review, never scored.
+    buyer = score_buyer_messages(pd.Series(text[cust_pos], dtype=object), cust_gid)
+    cust_upset = buyer["buyer_upset"].to_numpy(dtype=float)
+    r_upset_max = np.zeros(n_rounds)
+    r_buyer_signals = np.full(n_rounds, "", dtype=object)
+    if n_rounds:   # every round starts with a buyer message; cust_gid is sorted
+        r_upset_max = np.maximum.reduceat(cust_upset, np.flatnonzero(np.r_[True, cust_gid[1:] != cust_gid[:-1]]))
+        fired = np.flatnonzero(buyer["buyer_signals"].to_numpy(dtype=object) != "")
+        if len(fired):
+            joined = _join_in_groups(buyer["buyer_signals"].to_numpy(dtype=object)[fired], cust_gid[fired], n_rounds, "; ")
+            r_buyer_signals = joined
+
     # --- reply rows: text statistics -----------------------------------------------------
     reply_pos = np.flatnonzero(is_agent | is_auto)
     reply_text = text_column.take(order[reply_pos]).reset_index(drop=True)
@@ -609,6 +630,11 @@ def conversation_metrics(messages: pd.DataFrame, settings: MetricSettings | None
     slow_rounds = per_conv(r_counted & r_slow)
     product_short = per_conv(r_product_short)
     trailing_acks = per_conv(r_in_hours & r_excluded_ack)
+    conv_upset_max = np.zeros(n_conv)
+    np.maximum.at(conv_upset_max, r_seg, r_upset_max)
+    cust_seg = seg[cust_pos]
+    conv_upset_msgs = np.bincount(cust_seg[cust_upset >= UPSET_THRESHOLD], minlength=n_conv).astype(np.int64)
+    conv_chasing = np.bincount(cust_seg[buyer["buyer_chasing"].to_numpy(dtype=bool)], minlength=n_conv).astype(np.int64)
 
     avg_ok = r_counted & ~np.isnan(lat_for_avg)
     avg_sum = np.bincount(r_seg[avg_ok], weights=lat_for_avg[avg_ok], minlength=n_conv)
@@ -658,6 +684,9 @@ def conversation_metrics(messages: pd.DataFrame, settings: MetricSettings | None
         "attribution": _strings(attribution),
         "trailing_acks": trailing_acks,
         "answered_rounds": answered_rounds,
+        "buyer_upset_max": conv_upset_max,
+        "buyer_upset_msgs": conv_upset_msgs,
+        "buyer_chasing": conv_chasing,
     })
 
     rounds = pd.DataFrame({
@@ -681,6 +710,8 @@ def conversation_metrics(messages: pd.DataFrame, settings: MetricSettings | None
         "question_type": _strings(r_qtype) if n_rounds else pd.array([], dtype="str"),
         "trailing_ack": r_trailing_ack,
         "counted": r_counted,
+        "buyer_upset_max": r_upset_max,
+        "buyer_signals": _strings(r_buyer_signals) if n_rounds else pd.array([], dtype="str"),
     })
 
     has_round = reply_round >= 0
@@ -779,6 +810,9 @@ def agent_metrics(replies: pd.DataFrame, rounds: pd.DataFrame, conversations: pd
         "replied_conversations": count(conv_agent, conversations["agent_replies"].to_numpy() > 0),
         "answered_rounds": count(round_agent, in_hours & answered),
         "greeted": count(conv_agent, conversations["greeted"].to_numpy(dtype=bool)),
+        # buyer signal (sorting only); older tables without the column: 0
+        "buyer_upset_convs": count(conv_agent, conversations["buyer_upset_max"].to_numpy(dtype=float) >= UPSET_THRESHOLD)
+        if "buyer_upset_max" in conversations.columns else np.zeros(n_names, dtype=np.int64),
     })
 
     # Conversations the agent sent at least one human reply in (transfers included).

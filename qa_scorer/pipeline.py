@@ -35,6 +35,7 @@ import pandas as pd
 
 from qa_scorer import __version__
 from qa_scorer.executors import make_executor
+from qa_scorer.i18n import _
 from qa_scorer.ingest import ChunkedInput, FileReport
 from qa_scorer.options import AuditOptions, AuditPlan, plan_audit
 from qa_scorer.scoring import ChunkScorer, add_tag_counts, cached_model, score_chunk
@@ -126,8 +127,9 @@ def _publish(result: "AuditResult", staging: Path, final: Path) -> "AuditResult"
     if result.summary.get("messages", 0) == 0 and (final / "run.json").exists():
         target = final.resolve().with_name(final.resolve().name + ".incomplete")
         shutil.rmtree(target, ignore_errors=True)
-        result.notes.append(f"no usable message was read: the earlier report in {final} was kept; "
-                            f"this run's files (rejected.csv, run.json) are in {target}")
+        result.notes.append(_("no usable message was read: the earlier report in {final} was kept; "
+                              "this run's files (rejected.csv, run.json) are in {target}").format(final=final,
+                                                                                                  target=target))
         result.replaced_earlier = False
     target.mkdir(parents=True, exist_ok=True)
     written = []
@@ -202,9 +204,9 @@ def _run(plan: AuditPlan, rubric, out_dir: Path, say) -> "AuditResult":
         model_info = executor.submit(describe_model, plan.model_path).result() if plan.tags else None
         executor_info = executor.describe()
     if source.split_conversations:
-        notes.append(f"{source.split_conversations:,} conversation ids came back after their chunk was closed "
-                     "(the export does not list each conversation's rows together); their parts were "
-                     "audited as separate conversations - audit with --read whole to join them")
+        notes.append(_("{n} conversation ids came back after their chunk was closed (the export does not list "
+                       "each conversation's rows together); their parts were audited as separate conversations "
+                       "- audit with --read whole to join them").format(n=f"{source.split_conversations:,}"))
     return _finish(plan, rubric, out_dir, source, facts, worst, xlsx_rows, table_files, n_chunks, model_info,
                    executor_info, timings, notes, say)
 

@@ -60,6 +60,14 @@ AGENT_COLUMNS = [
     "product_answer_short", "missing_closings", "reply_rate",
 ]
 AGENT_EXTRA_COLUMNS = ["greeting_rate", "slow_receptions"]
+#: Buyer-signal columns appended to rounds / conversations / agents (qa_scorer.buyer_signal,
+#: docs/metrics.md "Buyer signal"): how upset the buyer is, to sort review work.  No score,
+#: rubric item or payroll figure reads them.
+BUYER_SIGNAL_COLUMNS = {
+    "rounds": ["buyer_upset_max", "buyer_signals"],
+    "conversations": ["buyer_upset_max", "buyer_upset_msgs", "buyer_chasing"],
+    "agents": ["buyer_upset_convs"],
+}
 
 #: Classifier tags, in the order used everywhere (columns, reports, CLI choices).
 TAGS = ("pushy", "unhelpful", "rude", "overclaim")

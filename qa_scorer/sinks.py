@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from qa_scorer.i18n import _
 from qa_scorer.report.selection import worst_conversations
 from qa_scorer.safety import arrow_csv_safe
 from qa_scorer.schema import TAGS
@@ -191,13 +192,13 @@ def workbook_selection(conversations: pd.DataFrame, replies: pd.DataFrame, rejec
     convs = conversations
     if len(conversations) > max_rows and "service_score" in conversations.columns:
         convs = conversations.sort_values("service_score", kind="stable").head(max_rows)
-        notes.append(f"conversations sheet: the {max_rows:,} lowest-scored of {len(conversations):,} "
-                     "conversations; all are in conversations.csv")
+        notes.append(_("conversations sheet: the {n} lowest-scored of {total} conversations; all are in "
+                       "conversations.csv").format(n=f"{max_rows:,}", total=f"{len(conversations):,}"))
     reps = replies
     total = total_replies if total_replies is not None else len(replies)
     if total > max_rows:
         flagged = flagged_replies(replies)
         reps = pd.concat([replies[flagged], replies[~flagged]]).head(max_rows)
-        notes.append(f"replies sheet: {len(reps):,} of {total:,} replies, flagged ones first; "
-                     "all are in replies.csv")
+        notes.append(_("replies sheet: {n} of {total} replies, flagged ones first; all are in replies.csv").format(
+            n=f"{len(reps):,}", total=f"{total:,}"))
     return {"conversations": convs, "replies": reps, "rejected": rejected}, notes

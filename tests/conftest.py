@@ -23,3 +23,17 @@ def write(tmp_path):
             p.write_bytes(text.encode(encoding))
         return p
     return _write
+
+
+@pytest.fixture(autouse=True)
+def _default_language(monkeypatch):
+    """Every test starts in the default language (Chinese), whatever the machine's locale, and a
+    CLI call with --lang en (which exports QA_SCORER_LANG for worker processes) cannot leak into
+    the next test."""
+    for var in ("QA_SCORER_LANG", "LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
+        monkeypatch.delenv(var, raising=False)
+    from qa_scorer import i18n
+
+    i18n.set_language(None)
+    yield
+    i18n.set_language(None)

@@ -115,9 +115,9 @@ def model(corpus) -> ReplyClassifier:
 
 @pytest.fixture(scope="module")
 def half_model(model) -> ReplyClassifier:
-    """The same fitted pipeline with every threshold at 0.5, so tests of the tagging mechanics do
+    """The same fitted model with every threshold at 0.5, so tests of the tagging mechanics do
     not depend on where threshold selection lands on a corpus this small."""
-    return ReplyClassifier(model.pipeline, TAGS, {t: 0.5 for t in TAGS}, model.version, model.metadata)
+    return model.with_thresholds({t: 0.5 for t in TAGS})
 
 
 # ---------------------------------------------------------------------------------------
@@ -371,15 +371,15 @@ def test_tag_replies_keeps_rows_and_matches_row_by_row(model):
     assert replies.columns.tolist() == ["text", "context", "agent"]  # input untouched
 
 
-def test_tag_replies_scores_by_parts_equal_the_sklearn_pipeline(model, corpus):
+def test_tag_replies_scores_by_parts_equal_predict_proba(model, corpus):
     # tag_replies adds up reply / context / cross parts of the linear scores; the result must be
-    # what the ordinary pipeline's predict_proba gives for the same rows.
+    # what the estimator's own predict_proba gives for the same rows.
     sample = corpus.sample(120, random_state=1)[["text", "context"]].reset_index(drop=True)
     extra = pd.DataFrame({"text": ["嗯", "从没见过的一句话", "[微笑]"], "context": ["有货吗", "", "在吗"]})
     rows = pd.concat([sample, extra], ignore_index=True)
     ours = tag_replies(rows, model, with_words=False)[[f"p_{t}" for t in TAGS]].to_numpy()
-    reference = np.column_stack([p[:, 1] for p in model.pipeline.predict_proba(rows)])
-    np.testing.assert_allclose(ours, reference, rtol=1e-5, atol=1e-7)
+    reference = model.predict_proba(rows)
+    np.testing.assert_allclose(ours, reference, rtol=0, atol=1e-9)
 
 
 def test_tag_replies_without_context_column_and_empty_table(model):
@@ -455,6 +455,7 @@ def test_save_and_load_roundtrip(model, tmp_path):
     assert loaded.thresholds == model.thresholds and loaded.metadata == model.metadata
     probe = pd.DataFrame({"text": ["最后一件了", "有的亲"], "context": ["", "有货吗"]})
     np.testing.assert_allclose(loaded.predict_proba(probe), model.predict_proba(probe))
+    assert loaded.describe()["name"] == "m.skops"
 
 
 class Smuggled:  # stands in for any type that is not on the trusted list
@@ -505,3 +506,147 @@ def test_default_model_lookup_explains_where_it_looked(monkeypatch, tmp_path):
     (tmp_path / "site" / "models").mkdir(parents=True)
     (tmp_path / "site" / "models" / "reply_tagger.skops").write_bytes(b"x")
     assert default_model_path() == tmp_path / "site" / "models" / "reply_tagger.skops"
+
+
+# ---------------------------------------------------------------------------------------
+# ReplyClassifier as an ordinary scikit-learn estimator
+# ---------------------------------------------------------------------------------------
+def _text_and_context(df: pd.DataFrame) -> pd.DataFrame:
+    return df[["text", "context"]]
+
+
+def test_estimator_api_shapes_and_fitted_attributes(corpus, model):
+    X = corpus[["text", "context"]].iloc[:37]
+    proba, pred = model.predict_proba(X), model.predict(X)
+    # scikit-learn's multilabel convention: one column per tag, P(tag) / 0-1 decisions.
+    assert proba.shape == pred.shape == (37, len(TAGS))
+    assert proba.dtype == np.float64 and pred.dtype == np.int64 and set(np.unique(pred)) <= {0, 1}
+    thresholds = np.array([model.thresholds_[t] for t in TAGS])
+    np.testing.assert_array_equal(pred, (proba >= thresholds).astype(int))
+    frame = model.predict_proba_frame(X)
+    assert list(frame.columns) == [f"p_{t}" for t in TAGS] and frame.index.equals(X.index)
+    np.testing.assert_array_equal(frame.to_numpy(), proba)
+    assert model.tags_ == list(TAGS) and [list(c) for c in model.classes_] == [[0, 1]] * len(TAGS)
+    assert len(model.calibrators_) == len(model.estimators_) == len(TAGS)
+    assert all(len(c) == len(e) == model.calibration_folds for c, e in zip(model.calibrators_, model.estimators_))
+    assert model.predict_proba(X.iloc[:0]).shape == (0, len(TAGS))
+    # Without a context column every reply is scored as having no buyer message.
+    np.testing.assert_allclose(model.predict_proba(X[["text"]]), model.predict_proba(X.assign(context="")))
+
+
+def test_fit_takes_a_label_frame_or_an_array(corpus):
+    X, Y = corpus[["text", "context"]], corpus[list(TAGS)]
+    kwargs = dict(fixed_thresholds=0.5, calibration_folds=2)
+    a = ReplyClassifier(**kwargs).fit(X, Y, groups=corpus["source"])
+    b = ReplyClassifier(**kwargs).fit(X, Y.to_numpy(), groups=corpus["source"].to_numpy())
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+    assert a.thresholds_ == {t: 0.5 for t in TAGS}
+    with pytest.raises(ValueError, match=r"shape \(439, 4\)"):
+        ReplyClassifier(**kwargs).fit(X, Y.to_numpy()[:, :3])
+    with pytest.raises(ValueError, match="lacks tag column"):
+        ReplyClassifier(**kwargs).fit(X, Y.drop(columns="rude"))
+    with pytest.raises(ValueError, match="'text' column"):
+        ReplyClassifier(**kwargs).fit(X.to_numpy(), Y)
+
+
+def test_automatic_thresholds_from_out_of_fold_predictions(corpus):
+    X, Y = corpus[["text", "context"]], corpus[list(TAGS)]
+    clf = ReplyClassifier(threshold_folds=2, calibration_folds=2).fit(X, Y, groups=corpus["source"])
+    assert all(0.3 <= clf.thresholds_[t] <= 1.0 for t in TAGS)
+    assert "2-fold out-of-fold" in clf.metadata_["threshold_rule"]["chosen_on"]
+    with pytest.raises(ValueError, match="held-out predictions"):
+        ReplyClassifier(threshold_folds=0).fit(X, Y)
+
+
+def test_clone_and_get_params_follow_the_estimator_conventions(model):
+    from sklearn.base import clone, is_classifier
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils import estimator_checks as checks
+
+    fresh = ReplyClassifier(C=8.0, calibration_folds=4, fixed_thresholds={t: 0.6 for t in TAGS},
+                            features=F.ReplyFeaturizer(word_min_df=1), random_state=3)
+    for check in (checks.check_parameters_default_constructible, checks.check_no_attributes_set_in_init,
+                  checks.check_get_params_invariance, checks.check_set_params, checks.check_estimator_cloneable,
+                  checks.check_estimator_repr, checks.check_do_not_raise_errors_in_init_or_set_params,
+                  checks.check_valid_tag_types, checks.check_mixin_order, checks.check_estimators_unfitted):
+        check("ReplyClassifier", clone(fresh))
+    params = fresh.get_params()
+    assert params["C"] == 8.0 and params["random_state"] == 3 and params["features__word_min_df"] == 1
+    copy = clone(fresh)
+    assert copy.get_params()["fixed_thresholds"] == params["fixed_thresholds"]
+    assert copy.set_params(C=2.0, features__char_min_df=3).C == 2.0 and copy.features.char_min_df == 3
+    assert fresh.C == 8.0 and fresh.features.char_min_df == 2   # the original is untouched
+    # A clone of the fitted model is unfitted, with the same hyper-parameters.
+    unfitted = clone(model)
+    assert unfitted.get_params() == model.get_params()
+    with pytest.raises(NotFittedError):
+        unfitted.predict(pd.DataFrame({"text": ["有的亲"]}))
+    assert is_classifier(model)
+    tags = model.__sklearn_tags__()
+    assert tags.classifier_tags.multi_label and tags.target_tags.multi_output
+
+
+def test_usable_in_a_pipeline_and_in_cross_validate(corpus):
+    from sklearn.model_selection import GroupKFold
+    from sklearn.model_selection import cross_validate as sk_cross_validate
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    X, Y = corpus[["text", "context"]].assign(agent="a"), corpus[list(TAGS)]
+    pipe = Pipeline([("columns", FunctionTransformer(_text_and_context)),
+                     ("tagger", ReplyClassifier(fixed_thresholds=0.5, calibration_folds=2))])
+    result = sk_cross_validate(pipe, X, Y, groups=corpus["source"], cv=GroupKFold(n_splits=3),
+                               scoring=["f1_micro", "roc_auc"], return_estimator=True, error_score="raise")
+    assert len(result["estimator"]) == 3
+    # Held-out groups: the linear models must still rank tagged replies well above fine ones.
+    assert (result["test_roc_auc"] > 0.8).all() and (result["test_f1_micro"] > 0.3).all()
+    fitted = result["estimator"][0]
+    assert fitted.predict(X.iloc[:5]).shape == (5, len(TAGS))
+    # Groups can also be routed to fit (calibration folds keep a sentence's variants together).
+    import sklearn
+    with sklearn.config_context(enable_metadata_routing=True):
+        routed = ReplyClassifier(fixed_thresholds=0.5, calibration_folds=2).set_fit_request(groups=True)
+        out = sk_cross_validate(routed, X[["text", "context"]], Y, cv=GroupKFold(n_splits=2),
+                                params={"groups": corpus["source"]}, error_score="raise")
+    assert len(out["test_score"]) == 2
+
+
+def test_describe_is_json_with_file_name_only(model, corpus, tmp_path):
+    import json
+    fresh = ReplyClassifier(fixed_thresholds=0.5, calibration_folds=2).fit(corpus[["text"]], corpus[list(TAGS)])
+    assert fresh.describe()["name"] is None and fresh.describe()["corpus_sha256"] is None  # fit alone: no corpus file
+    path = save_model(model, tmp_path / "sub" / "shop.skops")
+    d = load_model(path).describe()
+    assert json.loads(json.dumps(d)) == d
+    assert d["name"] == "shop.skops" and str(tmp_path) not in json.dumps(d)
+    assert set(d) >= {"name", "version", "trained_at", "corpus_sha256", "corpus_rows", "thresholds", "format"}
+    assert d["corpus_rows"] == 439 and len(d["corpus_sha256"]) == 64 and d["trained_at"].endswith("Z")
+    assert d["thresholds"] == model.thresholds_ and d["format"] == 2
+    import hashlib
+    assert d["file_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_saved_model_holds_no_private_scikit_learn_class(model, tmp_path):
+    from qa_scorer.classifier import TRUSTED_TYPES
+    assert not [t for t in TRUSTED_TYPES if t.rsplit(".", 1)[1].startswith("_")]
+    path = save_model(model, tmp_path / "m.skops")
+    assert set(skops.io.get_untrusted_types(file=path)) <= set(TRUSTED_TYPES)
+
+
+def test_a_format_1_model_asks_for_a_retrain(tmp_path):
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.linear_model import LogisticRegression
+    path = tmp_path / "old.skops"
+    clf = CalibratedClassifierCV(LogisticRegression(), cv=2).fit(np.r_[np.zeros(4), np.ones(4)].reshape(-1, 1),
+                                                                  [0, 0, 0, 0, 1, 1, 1, 1])
+    skops.io.dump(clf, path)
+    with pytest.raises(ModelError, match="format 1.*Re-train it with `qa-scorer train`"):
+        load_model(path)
+
+
+def test_explanation_weights_are_the_calibrated_log_odds(model):
+    weights, intercepts, slopes, offsets, tag_of = model.linear_parts()
+    folds = model.calibration_folds
+    assert weights.shape == (sum(model.featurizer.block_sizes()), len(TAGS) * folds) and (slopes > 0).all()
+    assert list(tag_of) == [k for k in range(len(TAGS)) for _ in range(folds)]
+    np.testing.assert_allclose(model.coefficients()[1], (weights[:, folds:2 * folds] * slopes[folds:2 * folds]).mean(axis=1))

@@ -213,7 +213,11 @@ def test_a_typo_never_destroys_yesterdays_report(tmp_path):
     assert res.summary["messages"] == 0 and res.failed_files and not res.replaced_earlier
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # yesterday's report untouched
     assert res.out_dir == out.resolve().with_name("r.incomplete") and (res.out_dir / "run.json").exists()
-    assert any("kept" in n for n in res.notes)
+    assert any("原有的报告已保留" in n for n in res.notes)  # Chinese by default
+    # the command says so and exits 1
+    again = CliRunner().invoke(app, ["audit", str(ROOT / "sample_transcript"), "--out", str(out), "--no-tags"])
+    assert again.exit_code == 1 and "原有的报告已保留" in again.output
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert not [p for p in tmp_path.iterdir() if ".partial-" in p.name]  # no staging folder left
 
 
@@ -245,3 +249,33 @@ def test_no_agents_is_visible_on_the_result(tmp_path):
     res = audit([src], AuditOptions(out_dir=tmp_path / "p", tags=False, html=False, xlsx=False,
                                     ingest=IO(agents={"小美"})))
     assert not res.no_agents and res.agents["agent"].tolist() == ["小美"]
+
+
+def test_zero_agents_is_a_warning_with_the_fix_and_exit_3(tmp_path):
+    src = tmp_path / "plain.csv"
+    src.write_text("conversation_id,sent_at,sender,text\n"
+                   "A,2026-11-20 10:00:00,buyer1,在吗\n"
+                   "A,2026-11-20 10:00:10,小美,在的亲\n", encoding="utf-8")
+    base = ["audit", str(src), "--no-tags", "--no-xlsx", "--no-html"]
+    res = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "a")])
+    assert res.exit_code == 3 and "未识别到任何客服" in res.output and "--agents" in res.output
+    res = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "b"), "--allow-no-agents", "--lang", "en"])
+    assert res.exit_code == 0 and "No agent found" in res.output
+    res = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "c"), "--agents", "小美"])
+    assert res.exit_code == 0 and "未识别到任何客服" not in res.output
+
+
+def test_encoding_errors_and_skip_rows_reach_ingest(tmp_path):
+    src = tmp_path / "gbk.csv"
+    good = "".join(f"B{i},2026-11-20 10:{i:02d}:00,买家{i},这件衣服有黑色的吗\n" for i in range(20))
+    src.write_bytes("conversation_id,sent_at,sender,text\nA,2026-11-20 10:00:00,买家,在吗\n".encode("gb18030")
+                    + b"A,2026-11-20 10:00:10,\xb5\xea:\xd0\xa1,\xff\n" + good.encode("gb18030"))
+    strict = CliRunner().invoke(app, ["audit", str(src), "--out", str(tmp_path / "s"), "--no-tags", "--lang", "en"])
+    assert strict.exit_code == 1 and "line 3" in strict.output
+    replaced = CliRunner().invoke(app, ["audit", str(src), "--out", str(tmp_path / "r"), "--no-tags",
+                                        "--encoding-errors", "replace", "--allow-no-agents"])
+    assert replaced.exit_code == 0, replaced.output
+    msgs = _read(tmp_path / "r", "messages")
+    assert len(msgs) == 22 and msgs["text"].str.contains("\ufffd").sum() == 1
+    bad = CliRunner().invoke(app, ["audit", str(src), "--out", str(tmp_path / "x"), "--encoding-errors", "ignore"])
+    assert bad.exit_code == 2

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -42,6 +43,25 @@ def test_model_was_trained_on_this_corpus_without_its_test_split(model, corpus):
     assert model.metadata["rows"]["test"] == int((corpus["split"] == "test").sum()) > 0
     assert list(model.tags) == list(TAGS)
     assert all(0.0 < model.thresholds[t] <= 1.0 for t in TAGS)
+
+
+def test_model_describes_itself(model, corpus):
+    import json
+    d = model.describe()
+    assert json.loads(json.dumps(d)) == d
+    assert d["name"] == "reply_tagger.skops" and "/" not in d["name"]
+    assert d["corpus_sha256"] == corpus_fingerprint(corpus) and d["corpus_rows"] == len(corpus)
+    assert d["trained_at"] and d["version"] and d["format"] == 2 and d["thresholds"] == model.thresholds_
+
+
+def test_fast_tagging_path_equals_predict_proba_on_corpus_rows(model, corpus):
+    # tag_replies adds up reply / context / cross parts of the linear scores from public coef_ /
+    # intercept_ attributes; it must give the estimator's own predict_proba on real rows.
+    rows = corpus.sample(2000, random_state=0)[["text", "context"]]
+    rows = pd.concat([rows, pd.DataFrame({"text": ["嗯", "[微笑]", "", "从没见过的一句话/:^_^"],
+                                          "context": ["有货吗", "", "在吗", "这个多少钱"]})], ignore_index=True)
+    fast = tag_replies(rows, model, with_words=False)[[f"p_{t}" for t in TAGS]].to_numpy()
+    np.testing.assert_allclose(fast, model.predict_proba(rows), rtol=0, atol=1e-9)
 
 
 def test_test_split_precision_and_fine_flag_rate(model, corpus):
@@ -110,12 +130,10 @@ CLEAR_CASES = [
     ("不行", "能帮我改成顺丰吗", {"unhelpful"}, {"pushy", "overclaim"}),
 ]
 KNOWN_MISSES = {
-    # Pushing while ignoring the question: p_pushy 0.68 < threshold 0.93 (the model needs the
-    # scarcity/deadline words it saw in training; a bare "赶紧拍吧" is weaker evidence).
-    "赶紧拍吧亲，别想了": "pushy missed: p_pushy 0.50 is below the shipped threshold 0.84",
-    # Regression of the short-answer retrain: p_rude 0.80 is just under the rude threshold, which
-    # the threshold rule moved from 0.81 to 0.83 on the new held-out predictions.
-    "爱买不买": "rude missed: p_rude 0.80 is below the shipped threshold 0.83",
+    # Pushing while ignoring the question: the model needs the scarcity/deadline words it saw in
+    # training; a bare "赶紧拍吧" is weaker evidence.
+    "赶紧拍吧亲，别想了": "pushy missed: p_pushy 0.60 is below the shipped threshold 0.93",
+    "爱买不买": "rude missed: p_rude 0.74 is below the shipped threshold 0.92",
 }
 
 

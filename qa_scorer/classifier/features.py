@@ -28,12 +28,12 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from qa_scorer.classifier.vectorizers import CharNgramTfidf, TokenTfidf
+from qa_scorer.textstats import EMOTICON_PATTERN
 
-# Emoticon codes as exported ("[微笑]", "/:^_^", "/:068") and media placeholders ("[图片]").
-_EMOTICON = r"\[[^\[\]\s]{1,8}\]|/:[^\s\u4e00-\u9fff]{1,6}"
-_EMOTICON_RE = re.compile(_EMOTICON)
+# Emoticon codes as exported ("[微笑]", "/:^_^", "/:068") and media placeholders ("[图片]"):
+# the project's single definition (the metrics' 4/15-character rules use the same one).
 # What does not count as content for the length features: emoticons, whitespace, punctuation, "~".
-_NON_CONTENT = _EMOTICON + r"|[\s\W_~～]+"
+_NON_CONTENT = f"(?:{EMOTICON_PATTERN})" + r"|[\s\W_~～]+"
 
 # A buyer message that asks something: a question mark, a question particle at the end, or a
 # question word.  Used only for cross features, so a rough rule is enough.

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pandas as pd
 
 from qa_scorer.classifier.model import ReplyClassifier, validate_corpus
 from qa_scorer.classifier.tagging import tag_replies
+from qa_scorer.ingest.encoding import DecodeError, decode_bytes
 from qa_scorer.safety import excel_safe
 from qa_scorer.schema import TAGS
 
@@ -17,18 +19,19 @@ class InputFileError(ValueError):
 
 
 def read_csv_text(path: str | Path) -> pd.DataFrame:
-    """All columns as strings, empty cells as "" (UTF-8 with or without BOM, else GB18030)."""
+    """All columns as strings, empty cells as "" (encoding detected by ``qa_scorer.ingest.encoding``:
+    UTF-8 with or without BOM, UTF-16, GBK/GB18030)."""
     path = Path(path)
     if not path.is_file():
         raise InputFileError(f"{path}: file not found")
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
-        except UnicodeDecodeError:
-            continue
-        except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-            raise InputFileError(f"{path}: not a readable CSV file ({exc})") from None
-    raise InputFileError(f"{path}: neither UTF-8 nor GB18030 text; save it as UTF-8 CSV")
+    try:
+        text, _ = decode_bytes(path.read_bytes())
+    except DecodeError as exc:
+        raise InputFileError(f"{path}: {exc.reason}; save it as UTF-8 CSV") from None
+    try:
+        return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise InputFileError(f"{path}: not a readable CSV file ({exc})") from None
 
 
 def read_corpus(path: str | Path) -> pd.DataFrame:

@@ -4,24 +4,41 @@
 it tokenises and scores each distinct reply and each distinct context once (the linear
 model's score splits into a reply part, a context part and a small cross part), combines
 them per distinct (text, context) pair and broadcasts the answers back to the rows with the
-factorize codes.  With ``workers > 1`` the distinct strings are cut into chunks that worker
-processes score; each worker loads the model once (pool initializer) and initialises jieba
-once.
+factorize codes.
+
+The fast path and why it is safe: ``ReplyClassifier.predict_proba`` is, per tag, the mean
+over its calibration folds of ``expit(slope * (x @ w + b) + offset)`` - a
+``LogisticRegression`` (``w = coef_``, ``b = intercept_``) followed by its Platt calibrator,
+itself a one-feature ``LogisticRegression`` (``slope = coef_``, ``offset = intercept_``).  ``_LinearParts`` reads
+only those *public* fitted attributes (``ReplyClassifier.linear_parts``); no private
+scikit-learn attribute is used, and the model is calibrated by our own code, so a
+scikit-learn upgrade cannot change what the fast path computes without also changing the
+public ``coef_`` / ``intercept_`` contract.  ``tests/test_shipped_model.py`` checks that the
+fast path equals ``model.predict_proba`` to 1e-9 on real corpus rows (and
+``tests/test_classifier.py`` on a small model).
+
+With ``workers > 1`` the distinct strings are cut into chunks that worker processes score,
+through the project's one multiprocessing mechanism, ``qa_scorer.executors``
+(``make_executor("pool", ...)``): the model reaches each worker as skops bytes through the
+warm-up callable ``functools.partial(_load_worker_model, model_bytes)``, which also
+initialises jieba once per worker.
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import functools
 import re
 import weakref
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from scipy.special import expit
 
 from qa_scorer.classifier.features import display_name, factorize_normalized, get_tokenizer
 from qa_scorer.classifier.model import ReplyClassifier, model_from_bytes, model_to_bytes
 from qa_scorer.schema import TAGS
+
 
 def output_columns(tags=TAGS) -> list[str]:
     """The columns ``tag_replies`` appends after the input columns, in order."""
@@ -132,43 +149,29 @@ def _tag_words(model: ReplyClassifier, X: sp.csr_matrix, flags: np.ndarray, top:
 
 
 class _LinearParts:
-    """The fitted pipeline's arithmetic, split by feature block.
+    """``predict_proba``'s arithmetic, split by feature block (see the module docstring).
 
-    Each tag's ``CalibratedClassifierCV`` holds k (logistic regression, sigmoid) pairs and
-    averages their probabilities.  A logistic regression's score is a sum over feature
-    blocks, so the reply part of every score can be computed once per distinct reply, the
-    context part once per distinct context, and the (cheap) cross part per pair; the sum then
-    goes through each sigmoid calibrator.  ``tests/test_classifier.py`` checks that this equals
-    ``pipeline.predict_proba``.
+    A linear score is a sum over feature blocks, so the reply part of every score is
+    computed once per distinct reply, the context part once per distinct context, and the
+    (cheap) cross part per pair; the sum then goes through each tag's Platt calibrator.
     """
 
     def __init__(self, model: ReplyClassifier):
-        coefs, intercepts, slopes, offsets, tag_of = [], [], [], [], []
-        for k, calibrated in enumerate(model.pipeline.named_steps["classify"].estimators_):
-            for pair in calibrated.calibrated_classifiers_:
-                linear, (sigmoid,) = pair.estimator, pair.calibrators
-                coefs.append(linear.coef_.ravel())
-                intercepts.append(float(linear.intercept_[0]))
-                slopes.append(float(sigmoid.a_))
-                offsets.append(float(sigmoid.b_))
-                tag_of.append(k)
-        weights = np.column_stack(coefs)  # (n_features, n_linear_models)
+        # (n_features, n_models) and (n_models,) x 4: one column per (tag, calibration fold) model
+        weights, self.intercept, self.slope, self.offset, self.tag_of = model.linear_parts()
         n_reply, n_context, _ = model.featurizer.block_sizes()
         self.reply = weights[:n_reply]
         self.context = weights[n_reply:n_reply + n_context]
         self.cross = weights[n_reply + n_context:]
-        self.intercept = np.array(intercepts)
-        self.slope = np.array(slopes)
-        self.offset = np.array(offsets)
-        self.tag_of = np.array(tag_of)
-        self.n_tags = len(model.tags)
+        self.n_tags = len(model.tags_)
 
     def probabilities(self, scores: np.ndarray) -> np.ndarray:
-        """(n, n_linear_models) raw scores -> (n, n_tags) averaged calibrated probabilities."""
-        p = 1.0 / (1.0 + np.exp(self.slope * (scores + self.intercept) + self.offset))
+        """(n, n_models) summed block scores -> (n, n_tags) mean calibrated probabilities."""
+        p = expit(self.slope * (scores + self.intercept) + self.offset)
         out = np.zeros((len(scores), self.n_tags))
         for k in range(self.n_tags):
-            out[:, k] = p[:, self.tag_of == k].mean(axis=1)
+            members = self.tag_of == k
+            out[:, k] = p[:, members].sum(axis=1) / members.sum()
         return out
 
 
@@ -187,19 +190,35 @@ def _score_strings(model: ReplyClassifier, kind: str, strings: np.ndarray) -> np
     return np.asarray(fz.context_matrix(strings) @ parts.context)
 
 
-# -- worker processes -----------------------------------------------------------------------
+# -- worker processes (qa_scorer.executors) -------------------------------------------------
 _WORKER_MODEL: ReplyClassifier | None = None
+_WORKER_ERROR: Exception | None = None
+# skops bytes of each model handed to workers, made once per model and process.
+_MODEL_BYTES: "weakref.WeakKeyDictionary[ReplyClassifier, bytes]" = weakref.WeakKeyDictionary()
 
 
-def _worker_init(model_or_bytes) -> None:
-    global _WORKER_MODEL
-    _WORKER_MODEL = model_from_bytes(model_or_bytes) if isinstance(model_or_bytes, bytes) else model_or_bytes
-    get_tokenizer()
+def _load_worker_model(model_bytes: bytes) -> None:
+    """Warm-up of a worker process: load the model from skops bytes and initialise jieba."""
+    global _WORKER_MODEL, _WORKER_ERROR
+    try:
+        _WORKER_MODEL = model_from_bytes(model_bytes)
+        get_tokenizer()
+        _WORKER_ERROR = None
+    except Exception as exc:  # noqa: BLE001 - raised again by the first task, with its message
+        _WORKER_MODEL, _WORKER_ERROR = None, exc
+        raise
+
+
+def _worker_model() -> ReplyClassifier:
+    if _WORKER_MODEL is None:
+        raise RuntimeError(f"the tagging worker has no model: {_WORKER_ERROR!r}" if _WORKER_ERROR is not None
+                           else "the tagging worker has no model (it was not started by tag_replies)")
+    return _WORKER_MODEL
 
 
 def _worker_score(task: tuple[str, np.ndarray]) -> np.ndarray:
     kind, strings = task
-    return _score_strings(_WORKER_MODEL, kind, strings)
+    return _score_strings(_worker_model(), kind, strings)
 
 
 def _explain_pairs(model: ReplyClassifier, texts: np.ndarray, cross_rows: sp.csr_matrix,
@@ -218,21 +237,15 @@ def _explain_pairs(model: ReplyClassifier, texts: np.ndarray, cross_rows: sp.csr
 
 
 def _worker_explain(task: tuple[np.ndarray, sp.csr_matrix, np.ndarray]) -> list[str]:
-    return _explain_pairs(_WORKER_MODEL, *task)
-
-
-def _mp_context() -> multiprocessing.context.BaseContext:
-    # fork shares the parent's loaded model and jieba dictionary for free; where it is not
-    # available (macOS/Windows) spawn loads them in each worker via the initializer.
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    return _explain_pairs(_worker_model(), *task)
 
 
 def _start_pool(model: ReplyClassifier, workers: int):
-    ctx = _mp_context()
-    get_tokenizer()  # initialise before fork so the workers inherit it
-    init_arg = model if ctx.get_start_method() == "fork" else model_to_bytes(model)
-    return ctx.Pool(processes=workers, initializer=_worker_init, initargs=(init_arg,))
+    """A ``qa_scorer.executors`` process pool whose workers hold ``model``."""
+    from qa_scorer.executors import make_executor
+
+    model_bytes = _per_model(_MODEL_BYTES, model, model_to_bytes)
+    return make_executor("pool", workers=workers, warm=functools.partial(_load_worker_model, model_bytes))
 
 
 def _chunks(n: int, parts: int) -> list[np.ndarray]:
@@ -250,7 +263,7 @@ def _score_all(model: ReplyClassifier, text_uniques: np.ndarray, context_uniques
         for chunk in _chunks(len(strings), workers * 2):
             tasks.append((kind, strings[chunk]))
             owners.append(kind)
-    results = pool.map(_worker_score, tasks, chunksize=1)
+    results = list(pool.map(_worker_score, tasks))  # in task order
     width = _parts(model).reply.shape[1]
     text_scores = [r for r, o in zip(results, owners) if o == "text"] or [np.zeros((0, width))]
     context_scores = [r for r, o in zip(results, owners) if o == "context"] or [np.zeros((0, width))]
@@ -295,7 +308,7 @@ def tag_replies(replies: pd.DataFrame, model: ReplyClassifier, workers: int = 1,
         cross = fz.cross_matrix(pair_text, text_uniques, pair_context, context_uniques)
         scores = text_scores[pair_text] + context_scores[pair_context] + np.asarray(cross @ parts.cross)
         proba = parts.probabilities(scores)
-        thresholds = np.array([model.thresholds[t] for t in model.tags])
+        thresholds = np.array([model.thresholds_[t] for t in model.tags_])
         flags = proba >= thresholds
 
         words = np.full(len(pair_keys), "", dtype=object)
@@ -306,14 +319,12 @@ def tag_replies(replies: pd.DataFrame, model: ReplyClassifier, workers: int = 1,
                 words[flagged] = _explain_pairs(model, texts, cross_rows, row_flags)
             else:
                 chunks = _chunks(len(flagged), workers * 2)
-                results = pool.map(_worker_explain, [(texts[c], cross_rows[c], row_flags[c]) for c in chunks],
-                                   chunksize=1)
+                results = pool.map(_worker_explain, [(texts[c], cross_rows[c], row_flags[c]) for c in chunks])
                 for c, r in zip(chunks, results):
                     words[flagged[c]] = r
     finally:
         if pool is not None:
             pool.close()
-            pool.join()
 
     out = replies.copy()
     row_proba = proba[pair_codes]
@@ -333,7 +344,7 @@ def explain(model: ReplyClassifier, text: str, context: str = "", top: int = 5) 
     """
     pairs = pd.DataFrame({"text": [text if text is not None else ""], "context": [context or ""]})
     X = model.featurizer.transform(pairs)
-    proba = np.column_stack([p[:, 1] for p in model.pipeline.named_steps["classify"].predict_proba(X)])[0]
+    proba = model.predict_proba(pairs)[0]
     ex = _explainer(model)
     indices, values = X.indices, X.data.astype(np.float64)
     return {

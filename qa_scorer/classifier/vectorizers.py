@@ -36,7 +36,7 @@ def _tfidf_rows(doc_ids: np.ndarray, cols: np.ndarray, n_docs: int, idf: np.ndar
     counts = sp.coo_matrix((np.ones(int(keep.sum()), dtype=np.float32), (doc_ids[keep], cols[keep])),
                            shape=(n_docs, len(idf))).tocsr()  # duplicates are summed: raw term counts
     counts.data = ((1.0 + np.log(counts.data)) * idf[counts.indices]).astype(np.float32)
-    return normalize(counts, norm="l2", copy=False) if n_docs else counts
+    return normalize(counts, norm="l2", copy=False) if n_docs and len(idf) else counts
 
 
 def _document_frequency(doc_ids: np.ndarray, keys: np.ndarray) -> pd.Series:

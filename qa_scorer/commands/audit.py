@@ -34,7 +34,8 @@ EXAMPLE = """
 
 Output folder: messages/replies/rounds/conversations/agents/rejected.csv (English column names,
 see docs/columns.md), run.json, report.html and audit.xlsx (Chinese headers; English with --lang en).
-Exit code 1 if a file could not be read (the others are still audited), 2 for a bad option.
+Exit code 1 if a file could not be read (the others are still audited) or nothing was read (an
+earlier report is kept), 2 for a bad option, 3 if no agent was recognised (see --agents).
 """
 
 #: Progress stages from qa_scorer.pipeline, as shown while the audit runs.
@@ -72,6 +73,13 @@ def audit_command(
     out: Path = typer.Option(Path("qa-report"), "--out", "-o", help="Folder for the report files."),
     fmt: Optional[str] = typer.Option(None, "--format", help=f"Force a reader: {'|'.join(FORMATS)}."),
     encoding: Optional[str] = typer.Option(None, "--encoding", help="Force an encoding (default: detect UTF-8/GBK)."),
+    encoding_errors: str = typer.Option("strict", "--encoding-errors",
+                                        help="strict: a file with undecodable bytes is rejected (the line is named); "
+                                             "replace: keep it, replacing the bad bytes (the count is reported)."),
+    skip_rows: Optional[int] = typer.Option(None, "--skip-rows", min=0,
+                                            help="xlsx: title rows above the header (default: detected)."),
+    allow_no_agents: bool = typer.Option(False, "--allow-no-agents",
+                                         help="Exit 0 even when no sender was recognised as an agent."),
     columns: Optional[str] = typer.Option(None, "--columns",
                                           help='Map other headers, e.g. "聊天内容=text,发消息的人=sender".'),
     agents: Optional[str] = typer.Option(None, "--agents", help="Extra agent account names, comma-separated."),
@@ -118,6 +126,8 @@ def audit_command(
     if fmt and fmt not in FORMATS:
         raise typer.BadParameter(_("unknown format {value}; allowed: {allowed}").format(
             value=repr(plain(fmt, 40)), allowed=", ".join(FORMATS)), param_hint="--format")
+    if encoding_errors not in ("strict", "replace"):
+        raise typer.BadParameter(_("use strict or replace"), param_hint="--encoding-errors")
     try:
         mapping = parse_column_mapping(columns)
     except ValueError as exc:
@@ -130,7 +140,8 @@ def audit_command(
     }
     options = AuditOptions(
         out_dir=out,
-        ingest=IngestOptions(fmt=fmt, encoding=encoding, columns=mapping, agents=_agents(agents, agents_file)),
+        ingest=IngestOptions(fmt=fmt, encoding=encoding, columns=mapping, agents=_agents(agents, agents_file),
+                             encoding_errors=encoding_errors, skip_rows=skip_rows),
         rubric_path=rubric, settings_path=settings_file, platform=platform,
         metric_overrides={k: v for k, v in overrides.items() if v is not None},
         model_path=model, tags=tags, workers=workers, html=html, xlsx=xlsx, xlsx_max_rows=xlsx_max_rows,
@@ -158,6 +169,16 @@ def audit_command(
             console.print(f"[red]{label}[/red] {safe(exc, 2000)}")
             raise typer.Exit(2) from None
     print_summary(result)
+    if result.no_agents:
+        console.print("[yellow]" + safe(_("No agent found: no sender looks like 店铺:子账号 and none was named with "
+                                         "--agents. Name the agent accounts with --agents 小美,阿杰 (or --agents-file), "
+                                         "or pass --allow-no-agents if the export really has no agent messages.")) + "[/yellow]")
+        if not allow_no_agents:
+            raise typer.Exit(3)
+    if not result.replaced_earlier or not result.summary.get("messages"):
+        console.print("[red]" + safe(_("No usable message was read; an earlier report in the output folder was "
+                                       "kept.")) + "[/red]")
+        raise typer.Exit(1)
     if result.failed_files:
         raise typer.Exit(1)
 

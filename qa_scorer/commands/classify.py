@@ -11,6 +11,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from qa_scorer.schema import TAGS
@@ -19,7 +20,9 @@ console = Console()
 
 
 def _fail(message: str) -> None:
-    typer.echo(f"Error: {message}", err=True)
+    from qa_scorer.i18n import _
+
+    typer.echo(_("Error: {message}").format(message=message), err=True)
     raise typer.Exit(code=2)
 
 
@@ -65,7 +68,7 @@ def train(
     except (CorpusError, InputFileError) as exc:
         _fail(str(exc))
     save_model(model, out)
-    meta = model.metadata
+    meta = model.metadata_
     console.print(f"trained on {meta['rows']['train']} rows ({meta['groups']['train']} groups); "
                   f"validation {meta['rows']['validation']} rows; test {meta['rows']['test']} rows left untouched")
     from qa_scorer.classifier import evaluate_model
@@ -74,9 +77,9 @@ def train(
         console.print(_report_table(evaluate_model(model, valid), "validation split"))
     if cv_folds:
         trainval = corpus[corpus["split"].isin(["train", "validation"])] if "split" in corpus.columns else corpus
-        console.print(_report_table(cross_validate(trainval, model.thresholds, seed=seed, folds=cv_folds),
+        console.print(_report_table(cross_validate(trainval, model.thresholds_, seed=seed, folds=cv_folds),
                                     f"{cv_folds}-fold grouped cross-validation on train+validation"))
-    console.print(f"model written to {out}")
+    console.print(f"model written to {escape(str(out))}")
 
 
 def evaluate(
@@ -107,10 +110,11 @@ def evaluate(
     model = _load(model_path)
     report = evaluate_model(model, df, name=str(data))
     if as_json:
-        payload = {"data": str(data), "split": split, "model_version": model.version, **report.to_dict()}
+        payload = {"data": str(data), "split": split, "model_version": model.version_, "model": model.describe(),
+                   **report.to_dict()}
         typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
     else:
-        console.print(_report_table(report, f"{data}" + (f" (split {split})" if split else "")))
+        console.print(_report_table(report, escape(str(data)) + (f" (split {escape(split)})" if split else "")))
 
 
 def tag(
@@ -141,11 +145,13 @@ def tag(
         except InputFileError as exc:
             _fail(str(exc))
         counts = ", ".join(f"{t} {int(tagged[t].sum())}" for t in TAGS)
-        console.print(f"tagged {len(tagged)} rows ({counts}) -> {out}")
+        console.print(f"tagged {len(tagged)} rows ({counts}) -> {escape(str(out))}")
         return
     model = _load(model_path)
     result = explain(model, text, context)
-    table = Table(title=f"{text}" + (f"  (买家: {context})" if context else ""))
+    from qa_scorer.commands._common import safe  # the reply and context are text, never rich markup
+
+    table = Table(title=safe(text, 400) + (f"  (买家: {safe(context, 400)})" if context else ""))
     for col in ("tag", "flagged", "p", "threshold", "words"):
         table.add_column(col, justify="right" if col in ("p", "threshold") else "left")
     for t, r in result.items():

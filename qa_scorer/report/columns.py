@@ -111,6 +111,13 @@ COLUMNS: dict[str, tuple[str, str, str]] = {
     "auto_fail_reason": (N_("Auto-fail reason"), "text", "the items that failed it, e.g. rude|forbidden"),
     "needs_review": (N_("Needs review"), "count", "machine evidence waiting for a person to confirm (conversations.csv: yes/no)"),
     "review_reasons": (N_("Review reasons"), "text", "what a person should confirm"),
+    "buyer_upset_max": (N_("Buyer upset (max)"), "prob", "highest buyer-upset score of the round/conversation "
+                        "(chasing, complaints, anger); a review-sorting signal, never scored (docs/metrics.md)"),
+    "buyer_signals": (N_("Buyer signals"), "text", "what made the buyer look upset, e.g. 催促:人呢; 不满:太慢了"),
+    "buyer_upset_msgs": (N_("Upset buyer messages"), "count", "buyer messages with an upset score of 0.5 or more"),
+    "buyer_chasing": (N_("Buyer chasing messages"), "count", "buyer messages chasing a reply (人呢, 在吗 again, ？？？)"),
+    "buyer_upset_convs": (N_("Conversations with an upset buyer"), "count",
+                          "conversations whose buyer_upset_max is 0.5 or more"),
     "service_score": (N_("Service score"), "points", "0–100 (conversation: rubric; agent: mean conversation score minus agent items)"),
     "score_items": (N_("Score breakdown"), "json", "the non-zero rubric items: item, kind, count/value, points"),
     # --- agents
