@@ -14,7 +14,9 @@ and, with ``mode = "two_part"``, the volume terms unscored plus ``quality_pool �
 Money is ``decimal.Decimal`` throughout and rounded once, at the end, to the fen (0.01) with
 ROUND_HALF_UP.  Every input figure, term, rate and the unrounded total stay in the output so
 payroll can audit the arithmetic.  Agents in only one of the two files are reported with a
-status, never dropped or paid zero.
+status, never dropped or paid zero.  An unassigned bucket (``店铺:(未分配)``, agents.csv
+``unassigned`` true: the conversations nobody answered) is not a person: it gets the status
+``unassigned`` and is never paid.
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ from typing import Any
 
 import pandas as pd
 
+from qa_scorer.booleans import parse_bool
 from qa_scorer.headers import SALES_HEADERS, header_key, match_headers
+from qa_scorer.i18n import _
 from qa_scorer.ingest.encoding import DecodeError, read_text
 from qa_scorer.safety import excel_safe
 
@@ -54,7 +58,11 @@ ROLE_ALIASES: dict[str, str] = {
 SCORES_HEADERS: dict[str, tuple[str, ...]] = {
     "agent": ("agent", "客服"),
     "service_score": ("service_score", "score", "绩效得分", "得分"),
+    # optional: agents.csv marks the shop's "(未分配)" rows (conversations nobody answered)
+    "unassigned": ("unassigned", "未分配"),
 }
+#: Suffix of an unassigned bucket's name (qa_scorer.metrics.UNASSIGNED): "店铺:(未分配)" or "(未分配)".
+UNASSIGNED_NAME = "(未分配)"
 _MONEY_COLUMNS = ("inquiry_sales", "aov")
 _COUNT_COLUMNS = ("inquiries", "buyers", "returns")
 
@@ -72,6 +80,8 @@ ROW_COLUMNS = [
     "commission_exact", "commission", "formula",
 ]
 UNMATCHED_STATUSES = ("not_in_scores", "not_in_sales", "ambiguous")
+#: Rows that are not a person: never paid, not counted as anyone unpaid (see CommissionResult.unpaid).
+NOT_A_PERSON_STATUSES = ("unassigned",)
 _MONEY_OUT = ("inquiry_sales", "aov", "returns_value", "sales_base", "sales_term", "returns_base",
               "returns_term", "quality_pool", "quality_part", "commission_exact", "commission")
 
@@ -135,8 +145,16 @@ class CommissionResult:
 
     @property
     def total(self) -> Decimal:
+        """The sum paid: ``ok`` rows only (unassigned buckets and unmatched rows are not paid)."""
         paid = self.rows.loc[self.rows["status"] == "ok", "commission"]
         return sum(paid, Decimal(0))
+
+    @property
+    def unpaid(self) -> pd.DataFrame:
+        """Rows of people who are not paid (every status but ``ok`` and ``unassigned``: an
+        unassigned bucket is not a person, so it is nobody left unpaid)."""
+        keep = ~self.rows["status"].isin(("ok", *NOT_A_PERSON_STATUSES))
+        return self.rows.loc[keep].reset_index(drop=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -389,8 +407,8 @@ def read_scores(path: str | Path) -> pd.DataFrame:
     ``service_score`` (``score``/``绩效得分`` also accepted); scores as text-exact ``Decimal``."""
     p = Path(path)
     df = read_table(p)
-    mapping, _ = _canonical_columns(df, p, SCORES_HEADERS)
-    if set(mapping.values()) != {"agent", "service_score"}:
+    mapping, _ignored = _canonical_columns(df, p, SCORES_HEADERS)
+    if not {"agent", "service_score"} <= set(mapping.values()):
         raise SalesError(f"{p}: a scores file needs columns agent and service_score "
                          f"(the agents.csv written by `qa-scorer audit`); found: {', '.join(df.columns[:-1])}")
     df = df.rename(columns=mapping)
@@ -401,6 +419,8 @@ def read_scores(path: str | Path) -> pd.DataFrame:
         for v, line in zip(df["service_score"], df["source_line"])
     ]
     out["service_score"] = out["service_score"].astype(object)
+    if "unassigned" in df.columns:
+        out["unassigned"] = [parse_bool(v) is True for v in df["unassigned"]]
     return out
 
 
@@ -410,6 +430,18 @@ def read_scores(path: str | Path) -> pd.DataFrame:
 
 def _norm_name(name: str) -> str:
     return str(name).strip().replace("：", ":")
+
+
+def is_unassigned_name(name: str) -> bool:
+    """``店铺:(未分配)`` / ``(未分配)`` (full-width brackets too): the bucket of conversations nobody
+    answered, not a person."""
+    text = _norm_name(name).replace("（", "(").replace("）", ")")
+    return text == UNASSIGNED_NAME or text.endswith(":" + UNASSIGNED_NAME)
+
+
+def _unassigned_message(name: str) -> str:
+    return _("unassigned, not paid: {agent} collects the conversations nobody answered (未分配); "
+             "it is not a person").format(agent=repr(str(name)))
 
 
 def _sub_account(name: str) -> str:
@@ -466,13 +498,18 @@ def compute_commission(scores_df: pd.DataFrame, sales_df: pd.DataFrame, scheme: 
         raise SalesError("scores table needs columns agent and service_score")
     scores: dict[str, Decimal | None] = {}
     display: dict[str, str] = {}
-    for name, value in zip(scores_df["agent"], scores_df[score_col]):
+    unassigned: set[str] = set()  # keys of unassigned buckets: not people, never paid
+    flags = (scores_df["unassigned"].map(lambda v: parse_bool(v) is True) if "unassigned" in scores_df.columns
+             else pd.Series(False, index=scores_df.index))
+    for name, value, bucket in zip(scores_df["agent"], scores_df[score_col], flags):
         key = _norm_name(name)
         if key in scores:
             warnings.append(f"scores: agent {name!r} appears more than once; the first score is used")
             continue
         scores[key] = _to_decimal(value)
         display[key] = str(name)
+        if bucket or is_unassigned_name(key):
+            unassigned.add(key)
     by_sub: dict[str, list[str]] = {}
     for key in scores:
         by_sub.setdefault(_sub_account(key), []).append(key)
@@ -487,7 +524,11 @@ def compute_commission(scores_df: pd.DataFrame, sales_df: pd.DataFrame, scheme: 
             rec[col] = _to_decimal(getattr(row, col))
         key = _norm_name(row.agent)
         candidates = [key] if key in scores else ([] if ":" in key else by_sub.get(key, []))
-        if len(candidates) == 1:
+        if is_unassigned_name(key) or (len(candidates) == 1 and candidates[0] in unassigned):
+            rec["status"], rec["message"] = "unassigned", _unassigned_message(row.agent)
+            if len(candidates) == 1:
+                rec["matched_agent"], rec["score"] = display[candidates[0]], scores[candidates[0]]
+        elif len(candidates) == 1:
             rec["matched_agent"] = display[candidates[0]]
             rec["score"] = scores[candidates[0]]
         elif len(candidates) > 1:
@@ -502,6 +543,8 @@ def compute_commission(scores_df: pd.DataFrame, sales_df: pd.DataFrame, scheme: 
     # The same agent twice in one period would be paid twice: pay neither and say so.
     seen: dict[tuple, list[int]] = {}
     for i, rec in enumerate(records):
+        if rec["status"] == "unassigned":  # never paid anyway
+            continue
         ident = rec["matched_agent"] or _norm_name(rec["agent"])
         seen.setdefault((ident, rec["period"]), []).append(i)
     for (ident, period), idx in seen.items():
@@ -527,6 +570,11 @@ def compute_commission(scores_df: pd.DataFrame, sales_df: pd.DataFrame, scheme: 
     for key, name in display.items():
         if name not in matched:
             rec = {c: None for c in ROW_COLUMNS}
+            if key in unassigned:
+                rec.update(status="unassigned", message=_unassigned_message(name),
+                           period="", agent=name, matched_agent=name, score=scores[key])
+                records.append(rec)
+                continue
             note = " (a sales row names its sub-account ambiguously)" if name in ambiguous_names else ""
             rec.update(status="not_in_sales", message=f"{name!r} is in the scores file but has no sales row{note}",
                        period="", agent=name, matched_agent=name, score=scores[key])
@@ -535,7 +583,9 @@ def compute_commission(scores_df: pd.DataFrame, sales_df: pd.DataFrame, scheme: 
     for rec in records:
         if rec["status"] != "ok":
             where = f" (sales line {rec['source_line']})" if rec["source_line"] is not None else ""
-            warnings.append(f"{rec['status']}: {rec['message']}{where}")
+            # the unassigned message starts with its translated status already
+            status = "" if rec["status"] == "unassigned" else f"{rec['status']}: "
+            warnings.append(f"{status}{rec['message']}{where}")
     rows = pd.DataFrame(records, columns=ROW_COLUMNS, dtype=object)
     unmatched = rows.loc[rows["status"].isin(UNMATCHED_STATUSES),
                          ["status", "agent", "period", "role", "source_line", "score", "message"]].reset_index(drop=True)
@@ -563,7 +613,7 @@ def _canonical_sales(sales_df: pd.DataFrame) -> pd.DataFrame:
 
 def _team_figures(period_rows: list[dict], scheme: Scheme) -> dict[str, Any]:
     """Supervisor inputs for one period: the other (non-supervisor) rows of the sales file."""
-    team = [r for r in period_rows if r["role"] != "supervisor" and r["status"] not in ("duplicate",)]
+    team = [r for r in period_rows if r["role"] != "supervisor" and r["status"] not in ("duplicate", "unassigned")]
     sales = [r["inquiry_sales"] for r in team
              if r["role"] in scheme.supervisor_sales_roles and r["inquiry_sales"] is not None]
     returns = [r["returns"] * r["aov"] for r in team

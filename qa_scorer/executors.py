@@ -109,8 +109,9 @@ class ProcessPoolExecutorAdapter(Executor):
 
     def __init__(self, workers: int, warm: Callable[[], Any] | None = None, max_in_flight: int | None = None):
         self.workers = max(1, int(workers))
-        # one item per worker at work plus one queued each, so no worker waits for the reader
-        self.max_in_flight = max_in_flight or self.workers * 2
+        # one item per worker at work plus one queued, so no worker waits for the reader while at
+        # most workers + 1 chunks (and their results) are held: memory stays near the in-process audit
+        self.max_in_flight = max_in_flight or self.workers + 1
         self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=process_context(),
                                          initializer=_run_warm if warm else None,
                                          initargs=(warm,) if warm else ())

@@ -63,7 +63,7 @@ class AuditOptions:
     pool_above_bytes: int = 4 << 20     # inputs this big are scored by a worker pool (when tagging)
     stream_above_bytes: int = 1 << 30   # inputs this big are read chunk by chunk
     keep_tables_below_bytes: int = 64 << 20
-    max_chunk_rows: int = 250_000
+    max_chunk_rows: int = 60_000       # small chunks keep peak memory near an in-process audit
     min_chunk_rows: int = 20_000
 
 

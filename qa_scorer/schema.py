@@ -28,10 +28,12 @@ MESSAGE_COLUMNS = [
     "agent",            # str   - the agent serving the conversation (first human agent), "" if none
 ]
 
-#: Optional message columns: used when present, never required.
-#: ``receiver`` = the account that received the buyer (接待客服 / 接待人 in exports).  It names
-#: the account a conversation belongs to when no human agent replied and no sub-account
-#: auto-reply answered (docs/metrics.md "Attribution").
+#: Optional message columns: used when present, never required by a stage.  Ingest always
+#: writes them after ``MESSAGE_COLUMNS`` ("" where the input has no such column), so every
+#: chunk and messages.csv have the same columns whatever the exports hold (docs/formats.md).
+#: ``receiver`` = the account that received the buyer (接待客服 / 接待人 / 接待账号 in exports).
+#: It names the account a conversation belongs to when no human agent replied and no
+#: sub-account auto-reply answered (docs/metrics.md "Attribution").
 OPTIONAL_MESSAGE_COLUMNS = [
     "receiver",         # str   - receiving account as exported, "" if unknown
 ]
@@ -74,7 +76,7 @@ TAGS = ("pushy", "unhelpful", "rude", "overclaim")
 
 
 def empty_messages() -> pd.DataFrame:
-    """An empty messages table with the canonical dtypes."""
+    """An empty messages table with the canonical dtypes (and the optional columns ingest writes)."""
     return pd.DataFrame(
         {
             "conversation_id": pd.Series([], dtype=object),
@@ -86,6 +88,7 @@ def empty_messages() -> pd.DataFrame:
             "source_line": pd.Series([], dtype="int64"),
             "shop": pd.Series([], dtype=object),
             "agent": pd.Series([], dtype=object),
+            "receiver": pd.Series([], dtype=object),
         }
     )
 

@@ -156,3 +156,41 @@ def test_tag_file_in_no_known_encoding_fails_clearly(model_path, write, tmp_path
     result = runner.invoke(app, ["tag", "--input", str(src), "--out", str(tmp_path / "o.csv"),
                                  "--model", str(model_path)])
     assert result.exit_code == 2 and "bad.csv:" in result.output and "UTF-8" in result.output
+
+
+def test_evaluate_real_turns_reports_flag_rates_auroc_and_a_sample(tmp_path):
+    """`evaluate --real` on turns without tag labels (the STC-3 layout: a folder with agent_turns.csv)."""
+    import json as _json
+
+    from typer.testing import CliRunner as _Runner
+
+    from qa_scorer.cli import app as _app
+
+    folder = tmp_path / "real"
+    folder.mkdir()
+    rows = [("您好，请问是什么型号的呢？", "手机充不进电", "0.1"),
+            ("自己看详情", "这个能机洗吗", "0.9"),
+            ("不知道", "什么时候发货", "0.8"),
+            ("亲，今天下单明天发，中通快递", "什么时候发货", "0.0"),
+            ("说了多少遍了，自己不会看吗", "尺码怎么选", "0.7"),
+            ("好的亲，已经帮您备注了", "帮我备注一下", "0.2")]
+    import csv as _csv
+    with open(folder / "agent_turns.csv", "w", encoding="utf-8", newline="") as fh:
+        w = _csv.writer(fh)
+        w.writerow(["context", "text", "not_helpful_share"])
+        for text, context, share in rows:
+            w.writerow([context, text, share])
+    result = _Runner().invoke(_app, ["evaluate", "--real", str(folder), "--json", "--sample", "3"])
+    assert result.exit_code == 0, result.output
+    report = _json.loads(result.output)
+    assert report["turns"] == 6
+    assert report["not_helpful"]["positives"] == 3            # shares 0.9, 0.8, 0.7 are > 0.5
+    assert set(report["flag_rate"]) == {"pushy", "unhelpful", "rude", "overclaim"}
+    assert all(0 <= v <= 1 for v in report["flag_rate"].values())
+    auroc = report["not_helpful"]["auroc_p_unhelpful"]
+    assert auroc is not None and 0 <= auroc <= 1
+    assert len(report["sample"]) <= 3 and report["model"]["corpus_sha256"]
+    table = _Runner().invoke(_app, ["evaluate", "--real", str(folder)])
+    assert table.exit_code == 0 and "AUROC p_unhelpful" in table.output
+    missing = _Runner().invoke(_app, ["evaluate", "--real", str(tmp_path / "nope")])
+    assert missing.exit_code == 2 and "agent_turns.csv" in missing.output

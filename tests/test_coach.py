@@ -135,7 +135,7 @@ def test_shipped_model_still_flags_the_crafted_replies(tables):
     for text, tags in fx.TAGGED.items():
         flagged = {t for t in ("pushy", "unhelpful", "rude", "overclaim") if replies.loc[text, t]}
         assert flagged == tags, text
-    assert replies[["pushy", "unhelpful", "rude", "overclaim"]].to_numpy().sum() == 4
+    assert replies[["pushy", "unhelpful", "rude", "overclaim"]].to_numpy().sum() == sum(map(len, fx.TAGGED.values()))
 
 
 def test_tag_examples_most_probable_first(tables):
@@ -190,7 +190,8 @@ def test_all_flags_take_turns_and_merge_reasons(tables):
     row = ex.set_index("reply")
     # the question-type model reads the buyer's digits-only "=1+1" as a size question (like "165"), so the
     # 12-character reply is also a short product answer
-    assert row.loc[fx.RUDE, "category"] == "unhelpful,rude,product_answer_short"
+    assert row.loc[fx.RUDE, "category"] == ",".join(
+        [t for t in ("pushy", "unhelpful", "rude", "overclaim") if t in fx.TAGGED[fx.RUDE]] + ["product_answer_short"])
     assert row.loc[fx.SHORT, "category"] == "short_reply,slow"
     assert "会话结束未发送结束语" in row.loc[fx.PUSHY, "reason"] and "催单 pushy" in row.loc[fx.PUSHY, "reason"]
     # first turn: the best of each tag in TAGS order (pushy, unhelpful, …), then the rules

@@ -397,3 +397,51 @@ def test_compute_accepts_a_hand_built_sales_frame():
     assert by_agent(result, "小丽")["commission"] == D("1.41")
     with pytest.raises(SalesError, match="unknown role 'boss'"):
         compute_commission(scores_frame(), sales.assign(role="boss"), load_scheme())
+
+
+# --- unassigned buckets are not people (docs/commission.md "Unassigned buckets are not paid") ---
+
+def test_unassigned_bucket_is_not_paid_and_not_in_the_total(tmp_path):
+    from qa_scorer.i18n import use_language
+
+    path = tmp_path / "sales.csv"
+    path.write_text(SALES_CSV + "优衣库官方旗舰店：(未分配),售前,5000,10,1,,,2024-05\n", encoding="utf-8")
+    scores = pd.DataFrame({
+        "agent": [f"{SHOP}:小美", f"{SHOP}:小丽", f"{SHOP}:小刚", f"{SHOP}:(未分配)", "店B:（未分配）", "店C:值班"],
+        "service_score": [95, 88.5, 92, 0, None, 80],
+        # agents.csv marks the bucket; 店B's is recognised by its name, 店C:值班 is flagged by the column
+        "unassigned": [False, False, False, True, "", "true"],
+    })
+    with use_language("en"):
+        result = compute_commission(scores, read_sales(path), load_scheme())
+    rows = result.rows
+    bucket = by_agent(result, "优衣库官方旗舰店：(未分配)")
+    assert bucket["status"] == "unassigned" and bucket["commission"] is None
+    assert bucket["matched_agent"] == f"{SHOP}:(未分配)"
+    assert bucket["message"].startswith("unassigned, not paid: ")
+    assert by_agent(result, "店B:（未分配）")["status"] == "unassigned"
+    assert by_agent(result, "店C:值班")["status"] == "unassigned"
+    # the supervisor's team leaves the bucket out: (120000 + 80000)/2 = 100000 x 0.006 = 600;
+    # (6340 + 3000)/2 = 4670 x 0.008 = 37.36; (95 + 88.5 + 92)/3 -> 585.31 as without it
+    wang = by_agent(result, "老王")
+    assert wang["team_size"] == 3 and wang["sales_base"] == D("100000") and wang["commission"] == D("585.31")
+    # 570.00 + 44.89 + 463.68 + 585.31 = 1663.88: nothing for the buckets
+    assert result.total == D("1663.88")
+    assert list(rows["status"]).count("ok") == 4 and list(rows["status"]).count("unassigned") == 3
+    assert result.unmatched.empty and result.unpaid.empty   # a bucket is nobody unpaid
+    assert any(w.startswith("unassigned, not paid: '店B:（未分配）'") for w in result.warnings)
+    # translated: Chinese by default
+    zh = compute_commission(scores, read_sales(path), load_scheme())
+    assert by_agent(zh, "店B:（未分配）")["message"].startswith("未分配，不发放：")
+
+
+def test_read_scores_keeps_the_unassigned_column(tmp_path):
+    path = tmp_path / "agents.csv"
+    path.write_text("agent,service_score,unassigned\n店:小美,90,False\n店:(未分配),70,True\n", encoding="utf-8")
+    scores = read_scores(path)
+    assert scores["unassigned"].tolist() == [False, True]
+    sales = tmp_path / "s.csv"
+    sales.write_text("agent,role,inquiry_sales\n小美,presales,1000\n", encoding="utf-8")
+    result = compute_commission(scores, read_sales(sales), load_scheme())
+    assert by_agent(result, "店:(未分配)")["status"] == "unassigned"
+    assert result.total == D("4.50")   # 1000 x 0.005 x 90/100

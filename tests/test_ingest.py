@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from qa_scorer.ingest import IngestOptions, read_paths
-from qa_scorer.schema import MESSAGE_COLUMNS, check_messages
+from qa_scorer.schema import MESSAGE_COLUMNS, OPTIONAL_MESSAGE_COLUMNS, check_messages
 
 
 @pytest.fixture(autouse=True)
@@ -46,7 +46,9 @@ def test_csv_columns_roles_and_schema(write):
     res = read_paths([path])
     m = res.messages
     check_messages(m)
-    assert list(m.columns) == MESSAGE_COLUMNS
+    # the optional receiver column is always written (docs/formats.md), "" without such a header
+    assert list(m.columns) == MESSAGE_COLUMNS + OPTIONAL_MESSAGE_COLUMNS == MESSAGE_COLUMNS + ["receiver"]
+    assert set(m["receiver"]) == {""}
     assert len(m) == 7 and res.rejected.empty
     # auto-reply prefix turns an agent message into role auto
     assert m["role"].tolist() == ["customer", "agent", "customer", "auto", "agent", "customer", "agent"]
@@ -266,3 +268,63 @@ def test_blank_lines_keep_line_numbers_right(write):
     m = read_paths([write("blank.csv", text)]).messages
     assert m["source_line"].tolist() == [2, 4, 7]
     assert m["text"].tolist() == ["在吗", "在的\n亲", "好的"]
+
+
+# --- the receiving account (接待客服): docs/formats.md, docs/metrics.md "Attribution" ------------
+
+@pytest.mark.parametrize("header", ["接待客服", "接待人", "接待账号", "receiver", "assignee", "Assignee"])
+def test_receiver_header_aliases(write, header):
+    text = (f"会话ID,发送时间,发送人,消息内容,{header}\n"
+            "c1,2026-11-20 10:00:00,tb_阿花,在吗,柚子家居旗舰店：小王\n"
+            "c1,2026-11-20 10:00:40,tb_阿花,人呢,柚子家居旗舰店：小王\n"
+            "c2,2026-11-20 11:00:00,tb_大熊,有货吗,\n"
+            "c2,2026-11-20 11:00:20,柚子家居旗舰店:小美,有的亲,柚子家居旗舰店:小美\n")
+    m = read_paths([write("r.csv", text)]).messages
+    check_messages(m)
+    assert list(m.columns) == MESSAGE_COLUMNS + ["receiver"]
+    # one spelling per account, as for agents (full-width colon -> ASCII); an empty cell stays ""
+    assert m["receiver"].tolist() == ["柚子家居旗舰店:小王"] * 2 + ["", "柚子家居旗舰店:小美"]
+    # c1 has no agent-side message: its shop comes from the receiver's 店铺:子账号 name; no agent
+    assert m["shop"].tolist() == ["柚子家居旗舰店"] * 4
+    assert m["agent"].tolist() == ["", "", "柚子家居旗舰店:小美", "柚子家居旗舰店:小美"]
+
+
+def test_receiver_is_not_the_buyer(write):
+    """"receiver" used to be read as the buyer column; a receiver is the shop side."""
+    from qa_scorer.ingest.columns import COLUMN_ALIASES, map_headers
+
+    assert "receiver" not in COLUMN_ALIASES["buyer"]
+    assert map_headers(["receiver", "买家"]) == {"receiver": "receiver", "买家": "buyer"}
+    assert map_headers(["接待客服", "buyer"]) == {"接待客服": "receiver", "buyer": "buyer"}
+    # no conversation id: segmentation still goes by the buyer column, not by the receiver
+    text = ("sent_at,sender,text,buyer,receiver\n"
+            "2026-11-20 10:00:00,tb_a,在吗,tb_a,店:小王\n"
+            "2026-11-20 10:00:05,tb_b,在吗,tb_b,店:小王\n"
+            "2026-11-20 10:00:30,店:小王,在的,tb_a,店:小王\n")
+    m = read_paths([write("seg.csv", text)]).messages
+    assert m["conversation_id"].nunique() == 2
+    assert set(m["receiver"]) == {"店:小王"}
+
+
+def test_receiver_mapped_with_columns_option(write):
+    text = ("time,from,msg,值班\n2026-11-20 10:00:00,tb_a,在吗,店:阿杰\n")
+    m = read_paths([write("x.csv", text)], IngestOptions(columns={"值班": "receiver"})).messages
+    assert m["receiver"].tolist() == ["店:阿杰"] and m["shop"].tolist() == ["店"]
+
+
+def test_receiver_column_in_stream_chunks(write):
+    """Stream reading: every chunk has the column, whether its file has a receiver header or not."""
+    from qa_scorer.ingest import ChunkedInput
+
+    a = write("a.csv", "conversation_id,sent_at,sender,text\n" + "".join(
+        f"x{i},2026-11-20 10:0{i}:00,tb_{i},在吗\nx{i},2026-11-20 10:0{i}:30,柚子旗舰店:小美,在的\n" for i in range(4)))
+    b = write("b.csv", "conversation_id,sent_at,sender,text,接待客服\n"
+                       "z1,2026-11-21 09:00:00,tb_z,在吗,柚子旗舰店:阿杰\n")
+    source = ChunkedInput([a, b], IngestOptions(), chunk_rows=3, read="stream")
+    chunks = list(source)
+    assert len(chunks) >= 2
+    for chunk in chunks:
+        assert list(chunk.columns) == MESSAGE_COLUMNS + ["receiver"]
+    whole = pd.concat(chunks)
+    assert whole.loc[whole["conversation_id"] == "z1", "receiver"].tolist() == ["柚子旗舰店:阿杰"]
+    assert set(whole.loc[whole["conversation_id"] != "z1", "receiver"]) == {""}

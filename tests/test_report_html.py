@@ -233,7 +233,9 @@ def test_flagged_replies_show_tag_probability_and_words(page, tables):
     c2 = section(page, "QN202611210002")
     assert f'夸大 overclaim <span class="p">{replies.loc[fx.OVERCLAIM, "p_overclaim"]:.2f}</span>' in c2
     assert f'态度差 rude <span class="p">{replies.loc[fx.RUDE, "p_rude"]:.2f}</span>' in c2
-    assert f'敷衍 unhelpful <span class="p">{replies.loc[fx.RUDE, "p_unhelpful"]:.2f}</span>' in c2
+    # a tag the model did not give is not shown (the shipped model tags this reply rude only)
+    assert (f'敷衍 unhelpful <span class="p">{replies.loc[fx.RUDE, "p_unhelpful"]:.2f}</span>' in c2) == \
+        bool(replies.loc[fx.RUDE, "unhelpful"])
     assert c1.count('class="msg agent flagged"') == 2  # "嗯" (short) and the pushy reply
     assert c2.count('class="msg agent flagged"') == 2  # overclaim + forbidden word, rude
 

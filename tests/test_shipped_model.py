@@ -130,9 +130,7 @@ CLEAR_CASES = [
     ("不行", "能帮我改成顺丰吗", {"unhelpful"}, {"pushy", "overclaim"}),
 ]
 KNOWN_MISSES = {
-    # Pushing while ignoring the question: the model needs the scarcity/deadline words it saw in
-    # training; a bare "赶紧拍吧" is weaker evidence.
-    "赶紧拍吧亲，别想了": "pushy missed: p_pushy 0.60 is below the shipped threshold 0.93",
+    # ("赶紧拍吧亲，别想了" was a known miss of the 7,855-row model; the 20,860-row corpus catches it.)
     "爱买不买": "rude missed: p_rude 0.74 is below the shipped threshold 0.92",
 }
 
@@ -154,3 +152,38 @@ def test_clear_hand_written_case(model, text, context, must, must_not):
     got = {t for t in TAGS if out.loc[0, t] == 1}
     assert must <= got and not (got & must_not), (
         f"{text!r} after {context!r}: tagged {sorted(got)}, must have {sorted(must)}, must not have {sorted(must_not)}")
+
+
+# --- the blind challenge set ------------------------------------------------------------------
+# models/challenge/blind_*.csv: 1,080 replies written by two writers who saw only docs/labeling.md
+# (never the corpus or the model); never used for training or for choosing thresholds.
+# Measured on the shipped model (models/MODEL_CARD.md): F1 pushy 0.912, unhelpful 0.689,
+# rude 0.700, overclaim 0.940 (macro 0.810); fine replies flagged 1.19 %.  The floors sit a little
+# under those figures so a retrained model cannot silently get worse.
+BLIND_FLOORS = {"pushy": 0.88, "unhelpful": 0.66, "rude": 0.67, "overclaim": 0.91}
+
+
+@pytest.fixture(scope="module")
+def blind():
+    parts = sorted((ROOT / "models" / "challenge").glob("blind_*.csv"))
+    assert len(parts) == 2
+    return pd.concat([read_corpus(p) for p in parts], ignore_index=True)
+
+
+def test_blind_set_is_nearly_disjoint_from_the_training_corpus(blind, corpus):
+    norm = lambda s: s.str.replace(r"[\s\W_]+", "", regex=True)  # noqa: E731
+    shared = set(norm(blind["text"])) & set(norm(corpus["text"]))
+    # Short stock phrases (有的亲, 嗯) exist in both by nature, and independent writers meet on a
+    # few shop templates (亲您好请问有什么可以帮您, 3、2、1上链接手慢无): 4 longer sentences when
+    # measured. More would mean the blind set leaked into training.
+    longer = sorted(t for t in shared if len(t) > 6)
+    assert len(longer) <= 6, longer
+
+
+def test_blind_set_floors(model, blind):
+    report = evaluate_model(model, blind, name="blind")
+    f1 = report.per_tag["f1"]
+    for tag, floor in BLIND_FLOORS.items():
+        assert f1[tag] >= floor, (tag, round(float(f1[tag]), 3))
+    assert float(f1.mean()) >= 0.78
+    assert report.fine_flag_rate <= 0.02

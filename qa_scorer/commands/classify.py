@@ -83,17 +83,29 @@ def train(
 
 
 def evaluate(
-    data: Path = typer.Argument(..., help="Labelled CSV (same columns as the corpus)."),
+    data: Optional[Path] = typer.Argument(None, help="Labelled CSV (same columns as the corpus)."),
     model_path: Optional[Path] = typer.Option(None, "--model", help="Model file (default: the shipped reply_tagger.skops)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
     split: Optional[str] = typer.Option(None, "--split", help="Only rows of this split (train/validation/test); needs a split column."),
+    real: Optional[Path] = typer.Option(None, "--real", help="Real agent turns without tag labels: a CSV (text, context, "
+                                        "optional not_helpful_share) or a folder with agent_turns.csv, e.g. "
+                                        "../shared/eval/stc3. Reports flag rates, AUROC against the annotators' "
+                                        "not-helpful share and a sample of flagged turns to read."),
+    sample: int = typer.Option(20, "--sample", min=0, help="With --real: flagged turns to show."),
 ) -> None:
     """Per-tag precision/recall/F1, support and the share of fine replies flagged.
 
     Example:  qa-scorer evaluate models/training/corpus.csv --split test --json
+              qa-scorer evaluate --real ../shared/eval/stc3
     """
     from qa_scorer.classifier import SPLITS, CorpusError, evaluate_model
     from qa_scorer.classifier.files import InputFileError, read_corpus
+
+    if real is not None:
+        _evaluate_real(real, model_path, as_json, sample)
+        return
+    if data is None:
+        _fail("give a labelled CSV, or --real PATH for real turns without tag labels")
 
     try:
         df = read_corpus(data)
@@ -115,6 +127,36 @@ def evaluate(
         typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
     else:
         console.print(_report_table(report, escape(str(data)) + (f" (split {escape(split)})" if split else "")))
+
+
+def _evaluate_real(path: Path, model_path: Optional[Path], as_json: bool, sample: int) -> None:
+    from qa_scorer.classifier.real_eval import evaluate_real_turns, read_real_turns
+
+    try:
+        turns = read_real_turns(path)
+    except (OSError, ValueError) as exc:
+        _fail(str(exc))
+    model = _load(model_path)
+    report = evaluate_real_turns(model, turns, sample=sample)
+    if as_json:
+        typer.echo(json.dumps({"data": str(path), "model": model.describe(), **report}, ensure_ascii=False, indent=2))
+        return
+    table = Table(title=escape(f"{path} ({report['turns']:,} turns)"))
+    table.add_column("tag")
+    table.add_column("flagged", justify="right")
+    for t in TAGS:
+        table.add_row(t, f"{report['flag_rate'][t]:.2%}")
+    console.print(table)
+    nh = report.get("not_helpful")
+    if nh:
+        def fmt(v, pct=False):
+            return "-" if v is None else (f"{v:.1%}" if pct else f"{v:.3f}")
+        console.print(escape(
+            f"not helpful (share > 0.5): {nh['positives']:,} turns; AUROC p_unhelpful {fmt(nh['auroc_p_unhelpful'])}, "
+            f"strongest complaint tag {fmt(nh['auroc_strongest_complaint_tag'])}; unhelpful tag precision "
+            f"{fmt(nh['unhelpful_precision'], True)}, recall {fmt(nh['unhelpful_recall'], True)}"))
+    for row in report["sample"]:
+        console.print(escape(f"[{row['tags']}] {row['text'][:120]}  <- {row['context'][:60]}  ({row['words']})"))
 
 
 def tag(

@@ -45,7 +45,7 @@ def commission_command(
         typer.echo(_("{n} unmatched agent(s): {agents}").format(n=len(result.unmatched), agents=", ".join(
             f"{plain(a)} ({plain(s)})" for a, s in zip(result.unmatched["agent"], result.unmatched["status"]))))
     typer.echo(_("wrote {files}").format(files=", ".join(plain(p) for p in written)))
-    if strict and paid < len(rows):
+    if strict and len(result.unpaid):  # an unassigned bucket is not a person left unpaid
         raise typer.Exit(1)
 
 

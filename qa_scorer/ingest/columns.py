@@ -19,7 +19,10 @@ COLUMN_ALIASES: dict[str, list[str]] = {
     "role": ["role", "sender_role", "speaker_role", "角色", "身份", "发送人角色", "发送方角色"],
     "text": ["text", "content", "message", "msg", "body", "消息内容", "内容", "聊天内容", "消息", "文本"],
     # Who the message was sent to / which buyer the chat is with: used to segment exports without ids.
-    "buyer": ["buyer", "customer", "receiver", "to", "买家", "顾客", "客户", "接收人", "接收方", "消息对象", "买家昵称"],
+    "buyer": ["buyer", "customer", "to", "买家", "顾客", "客户", "接收人", "接收方", "消息对象", "买家昵称"],
+    # The shop-side account that received the buyer (optional; names the account of a conversation
+    # nobody answered: docs/metrics.md "Attribution").  Not the buyer: a receiver is the shop side.
+    "receiver": ["receiver", "assignee", "接待客服", "接待人", "接待账号"],
 }
 
 REQUIRED = ("sent_at", "sender", "text")

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from qa_scorer.schema import MESSAGE_COLUMNS
+from qa_scorer.schema import MESSAGE_COLUMNS, OPTIONAL_MESSAGE_COLUMNS
 from qa_scorer.settings import MetricSettings
 
 ROLE_VALUES = {
@@ -106,7 +106,7 @@ def normalize_file(frame: pd.DataFrame, source_file: str) -> tuple[pd.DataFrame,
     """Clean one reader frame.  Returns (rows, rejected) - rows keep a ``role`` that may be "" (infer later)."""
     n = len(frame)
     out = pd.DataFrame(index=frame.index)
-    for col in ("conversation_id", "sender", "text", "buyer", "role"):
+    for col in ("conversation_id", "sender", "text", "buyer", "role", "receiver"):
         if col in frame.columns:
             out[col] = frame[col].fillna("").astype(str).str.strip()  # inner newlines stay
         else:
@@ -245,11 +245,23 @@ def finish_batch(rows: pd.DataFrame, *, agents: set[str] | None = None,
     shop_src = np.where(first_agent.notna(), first_agent, first_side)
     shop_code = np.where(np.isnan(shop_src), -1, np.nan_to_num(shop_src, nan=0).astype(np.int64) % n_senders)
     shop_names = np.append(u_shop, "")
+    # receiving account (optional column, always written); a conversation no agent-side account
+    # wrote in takes its shop from the receiver's 店铺:子账号 name
+    files_codes, files_uniq = pd.factorize(df["source_file"])
+    take = (lambda a: a[order]) if not in_order else (lambda a: a)
+    rec_code, rec_names = _receiver_codes(df)
+    rec_code = take(rec_code)
+    if (shop_code < 0).any() and any(rec_names):
+        rec_shop = pd.Series(rec_names, dtype=object).str.extract(AGENT_NAME)["shop"].str.strip().fillna("")
+        rec_shop = rec_shop.to_numpy(dtype=object)
+        with_shop = rec_shop[rec_code] != ""
+        first_rec = pd.Series(np.where(with_shop, rec_code, np.nan)).groupby(by_conv).transform("first").to_numpy()
+        use = (shop_code < 0) & ~np.isnan(first_rec)
+        shop_code = np.where(use, len(shop_names) + np.nan_to_num(first_rec, nan=0).astype(np.int64), shop_code)
+        shop_names = np.concatenate([shop_names, rec_shop])
     agent_code = np.where(first_agent.notna(), np.nan_to_num(first_agent.to_numpy(), nan=0), -1).astype(np.int64)
     agent_names = np.append(all_names, "")
 
-    files_codes, files_uniq = pd.factorize(df["source_file"])
-    take = (lambda a: a[order]) if not in_order else (lambda a: a)
     out = pd.DataFrame({
         "conversation_id": _str_column(conv_names, conv_code),
         "sent_at": take(sent_at),
@@ -258,7 +270,20 @@ def finish_batch(rows: pd.DataFrame, *, agents: set[str] | None = None,
         "text": text.astype(str).take(order).reset_index(drop=True) if not in_order else text.astype(str),
         "source_file": _str_column(files_uniq, take(files_codes)),
         "source_line": take(df["source_line"].to_numpy(dtype="int64")),
-        "shop": _str_column(shop_names, np.where(shop_code < 0, len(shop_names) - 1, shop_code)),
+        "shop": _str_column(shop_names, np.where(shop_code < 0, len(u_shop), shop_code)),
         "agent": _str_column(agent_names, np.where(agent_code < 0, len(agent_names) - 1, agent_code)),
+        "receiver": _str_column(rec_names, rec_code),
     })
-    return out[MESSAGE_COLUMNS]
+    return out[MESSAGE_COLUMNS + OPTIONAL_MESSAGE_COLUMNS]
+
+
+def _receiver_codes(df: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+    """Per-row codes and names of the optional ``receiver`` column (接待客服): the account as
+    exported, one spelling per account as for agents (full-width colon -> ASCII, so 店铺：小美 is
+    店铺:小美).  Without the column every row is "" (the column is always written, so every
+    chunk and messages.csv have the same columns)."""
+    if "receiver" not in df.columns:
+        return np.zeros(len(df), dtype=np.int64), [""]
+    codes, uniq = pd.factorize(df["receiver"].fillna(""))
+    names = [str(u).strip().replace("：", ":") for u in uniq]
+    return codes.astype(np.int64), names or [""]

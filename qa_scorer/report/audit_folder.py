@@ -15,7 +15,7 @@ OPTIONAL_FILES = ("rounds.csv", "agents.csv", "rejected.csv")
 #: Columns read as text (ids that look like numbers must stay text so the tables join).
 TEXT_COLUMNS = (
     "conversation_id", "sender", "role", "text", "source_file", "shop", "agent", "customer",
-    "customer_text", "tag_words", "forbidden_words", "score_items", "agents", "reason", "raw", "context",
+    "customer_text", "tag_words", "forbidden_words", "score_items", "agents", "reason", "raw", "context", "receiver",
 )
 DATETIME_COLUMNS = ("sent_at", "started_at", "ended_at", "answered_at")
 

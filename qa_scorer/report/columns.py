@@ -106,7 +106,7 @@ COLUMNS: dict[str, tuple[str, str, str]] = {
     "attribution": (N_("Attribution"), "text", "how the conversation's agent was found: agent, auto_reply, receiver or unassigned"),
     "trailing_acks": (N_("Trailing acknowledgements"), "count", "uncounted last rounds of 好的/谢谢 and the like"),
     "answered_rounds": (N_("Answered rounds"), "count", "counted rounds that got an answer"),
-    "forbidden": (N_("Forbidden words"), "count", "replies with forbidden words (replies.csv: yes/no)"),
+    "forbidden": (N_("Replies with forbidden words"), "count", "replies with forbidden words (replies.csv: yes/no)"),
     "auto_failed": (N_("Auto-failed"), "bool", "an auto-fail item (e.g. rude) set the score to 0"),
     "auto_fail_reason": (N_("Auto-fail reason"), "text", "the items that failed it, e.g. rude|forbidden"),
     "needs_review": (N_("Needs review"), "count", "machine evidence waiting for a person to confirm (conversations.csv: yes/no)"),
@@ -229,6 +229,26 @@ def _describe(name: str) -> tuple[str, str, str] | None:
             item = m.group(1)
             return _(label).format(item=item_label(item)), unit, meaning.format(item=item)
     return None
+
+
+#: Labels of coded values people see (audit.xlsx cells, report.html); the CSVs keep the codes.
+VALUE_LABELS: dict[str, dict[str, str]] = {
+    # docs/metrics.md "Attribution": how a conversation's agent was found
+    "attribution": {
+        "agent": N_("human reply"),
+        "auto_reply": N_("auto-reply only"),
+        "receiver": N_("receiving account"),
+        "unassigned": N_("unassigned"),
+    },
+}
+
+
+def value_label(column: str, value) -> str:
+    """The label people see for a coded cell (``attribution`` ``unassigned`` -> 未分配); other
+    values are returned as text unchanged."""
+    text = "" if value is None or (isinstance(value, float) and value != value) else str(value)
+    labels = VALUE_LABELS.get(column)
+    return _(labels[text]) if labels and text in labels else text
 
 
 def column_label(name: str) -> str:

@@ -54,7 +54,14 @@ from qa_scorer.report._common import (
     tag_columns,
     thresholds,
 )
-from qa_scorer.report.columns import BREAKDOWN_KEYS, KIND_LABELS, column_label, column_unit, item_label
+from qa_scorer.report.columns import (
+    BREAKDOWN_KEYS,
+    KIND_LABELS,
+    column_label,
+    column_unit,
+    item_label,
+    value_label,
+)
 from qa_scorer.report.selection import worst_conversations
 from qa_scorer.report.svg import latency_by_agent_chart, score_histogram
 from qa_scorer.safety import mask_pii, mask_series
@@ -78,6 +85,9 @@ AGENT_TABLE_COLUMNS = [
 ] + [(t, "int") for t in ("pushy", "unhelpful", "rude", "overclaim")]
 
 ROLE_LABELS = {"customer": N_("buyer"), "auto": N_("auto-reply"), "system": N_("system")}
+
+#: Rows of the ignored-buyers list (conversations no human answered, or with unanswered rounds).
+IGNORED_BUYERS_N = 20
 
 # A token that looks like a file path (a/b, /abs/x, C:\x\y, ~/x): only its last part is shown.
 _PATH_TOKEN = re.compile(r"""(?<![\w:/\\])(?:~|[A-Za-z]:)?[\\/]{0,2}(?:[^\s\\/"'<>|:;,()\[\]{}]+[\\/])+[^\s\\/"'<>|:;,()\[\]{}]*""")
@@ -463,13 +473,18 @@ def _conversation(rank: int, conv: pd.Series, msgs: pd.DataFrame, flags: list[di
     # Only the tags that occurred: a row of zeros is noise.
     meta += [(TAG_LABELS[t], fmt_number(val(t))) for t in tags
              if t in conv.index and not is_missing(val(t)) and float(val(t)) > 0]
-    reasons = val("review_reasons")
-    if _truthy(val("needs_review")) and not is_missing(reasons) and str(reasons).strip():
-        meta.append((column_label("review_reasons"), str(reasons)))
+    attribution = val("attribution")
+    if not is_missing(attribution) and str(attribution) not in ("", "agent"):
+        meta.append((column_label("attribution"), value_label("attribution", attribution)))
     meta = [(k, "" if is_missing(v) else str(v)) for k, v in meta]
     meta = [(k, v or "–") for k, v in meta if k in always or v not in ("", "–")]
+    review = None
+    if _truthy(val("needs_review")):  # the 需人工复核 badge, with what a person should confirm
+        reasons = val("review_reasons")
+        review = {"reasons": "" if is_missing(reasons) else str(reasons).strip()}
     return {
         "rank": rank,
+        "review": review,
         "score": _score(val("service_score")),
         "cid": "" if is_missing(val("conversation_id")) else str(val("conversation_id")),
         "meta": meta,
@@ -488,9 +503,9 @@ def _worst(conversations, replies, messages, rounds, worst_n, mask, run_info) ->
     msg_hit = messages["conversation_id"].astype("string").isin(ids).to_numpy() if len(messages) else []
     msgs = messages.loc[msg_hit].copy() if len(messages) else messages.copy()
     msgs["msg_pos"] = np.flatnonzero(msg_hit) if len(messages) else []
-    if "sent_at" in msgs.columns:
-        msgs["sent_at"] = pd.to_datetime(msgs["sent_at"], errors="coerce")
-    for col in ("sender", "role", "text"):
+    msgs["sent_at"] = (pd.to_datetime(msgs["sent_at"], errors="coerce") if "sent_at" in msgs.columns
+                       else pd.Series(pd.NaT, index=msgs.index, dtype="datetime64[ns]"))
+    for col in ("conversation_id", "sender", "role", "text"):  # an empty table may have no columns
         if col not in msgs.columns:
             msgs[col] = ""
     reps = replies.loc[replies["conversation_id"].astype("string").isin(ids)] if has(
@@ -508,6 +523,55 @@ def _worst(conversations, replies, messages, rounds, worst_n, mask, run_info) ->
     tags = tag_columns(replies) or [t for t in TAG_LABELS if t in conversations.columns]
     return [_conversation(rank, conv, by_conv.get(str(conv["conversation_id"]), msgs.head(0)), flags, tags)
             for rank, (_index, conv) in enumerate(worst.iterrows(), start=1)]
+
+
+# --------------------------------------------------------------------------- ignored buyers
+def _ignored_buyers(conversations: pd.DataFrame, n: int = IGNORED_BUYERS_N) -> dict | None:
+    """Buyers nobody (or no human) answered: conversations whose ``attribution`` is not ``agent``
+    (auto-reply only, receiving account, unassigned) or that have unanswered rounds, with the
+    account each one counts against (docs/metrics.md "Attribution").  Never-answered first, then
+    most unanswered rounds, then earliest; at most ``n`` rows.  None without the columns."""
+    if not has(conversations, "conversation_id", "agent") or not (
+            has(conversations, "attribution") or has(conversations, "unanswered_rounds")):
+        return None
+    how = (conversations["attribution"].astype("string").fillna("") if "attribution" in conversations.columns
+           else pd.Series("agent", index=conversations.index, dtype="string"))
+    unanswered = number(conversations, "unanswered_rounds").fillna(0)
+    no_human = how.ne("agent") & how.ne("")
+    hit = (no_human | unanswered.gt(0)).to_numpy(dtype=bool)
+    total = int(hit.sum())
+    if not total:
+        return {"rows": [], "total": 0, "shown": 0}
+    start = (pd.to_datetime(conversations["started_at"], errors="coerce") if "started_at" in conversations.columns
+             else pd.Series(pd.NaT, index=conversations.index))
+    order = pd.DataFrame({"no_human": no_human.to_numpy(dtype=bool), "unanswered": unanswered.to_numpy(),
+                          "start": start.to_numpy(), "cid": conversations["conversation_id"].astype("string").to_numpy()},
+                         index=conversations.index)[hit]
+    order = order.sort_values(["no_human", "unanswered", "start", "cid"], ascending=[False, False, True, True],
+                              kind="stable", na_position="last")
+    picked = conversations.loc[order.index[:n]]
+
+    def text(row, col):
+        v = row.get(col)
+        return "" if is_missing(v) else str(v)
+
+    rows = []
+    for _index, row in picked.iterrows():
+        code = text(row, "attribution") or "agent"
+        # an unanswered round of a conversation a human did answer counts against the agent who
+        # last replied (rounds.agent); otherwise against the conversation's account
+        account = text(row, "last_agent") if code == "agent" and text(row, "last_agent") else text(row, "agent")
+        rows.append({
+            "cid": text(row, "conversation_id"),
+            "buyer": text(row, "customer"),
+            "time": fmt_time(row.get("started_at")) if not is_missing(row.get("started_at")) else "–",
+            "account": _agent_cell(account) if account else {"text": "–", "shop": "", "title": ""},
+            "how": value_label("attribution", code),
+            "how_code": code,
+            "unanswered": fmt_number(row.get("unanswered_rounds")),
+            "rounds": fmt_number(row.get("counted_rounds") if "counted_rounds" in row.index else row.get("rounds")),
+        })
+    return {"rows": rows, "total": total, "shown": len(rows)}
 
 
 # --------------------------------------------------------------------------- public
@@ -541,6 +605,8 @@ def render_html_report(*, agents: pd.DataFrame, conversations: pd.DataFrame, rep
         latency_chart=Markup(latency_by_agent_chart(replies)),
         worst_title_n=min(int(worst_n), len(conversations)),
         worst=_worst(conversations, replies, messages, rounds, worst_n, mask, run_info),
+        ignored=_ignored_buyers(conversations),
+        column_label=column_label,
         mask=mask,
         badge_green=fmt_seconds(60),
         badge_amber=fmt_seconds(180),

@@ -19,7 +19,7 @@ import pandas as pd
 import xlsxwriter
 
 from qa_scorer.i18n import _
-from qa_scorer.report.columns import column_label, column_unit, sheet_label
+from qa_scorer.report.columns import VALUE_LABELS, column_label, column_unit, sheet_label
 from qa_scorer.safety import excel_safe
 
 #: Data rows Excel can hold under the header row (1,048,576 rows in all).
@@ -75,6 +75,19 @@ def _prepared_columns(df: pd.DataFrame):
     return out
 
 
+def _value_labels(df: pd.DataFrame) -> pd.DataFrame:
+    """Coded cells people read as words (``attribution`` unassigned -> 未分配); unknown codes stay."""
+    cols = [c for c in VALUE_LABELS if c in df.columns and not pd.api.types.is_numeric_dtype(df[c])]
+    if not cols:
+        return df
+    out = df.copy()
+    for col in cols:
+        labels = {code: _(label) for code, label in VALUE_LABELS[col].items()}
+        values = out[col].astype(object)
+        out[col] = values.map(labels).fillna(values)
+    return out
+
+
 def _write_sheet(wb: xlsxwriter.Workbook, name: str, df: pd.DataFrame, max_rows: int, formats: dict) -> str | None:
     ws = wb.add_worksheet(sheet_label(name)[:31])
     total = len(df)
@@ -84,7 +97,7 @@ def _write_sheet(wb: xlsxwriter.Workbook, name: str, df: pd.DataFrame, max_rows:
         why = _("Excel's limit") if max_rows >= EXCEL_MAX_DATA_ROWS else f"max_rows={max_rows:,}"
         note = _("{sheet} sheet limited to first {shown} of {total} rows ({why}); the full table is {file}").format(
             sheet=sheet_label(name), shown=f"{max_rows:,}", total=f"{total:,}", why=why, file=f"{name}.csv")
-    df = excel_safe(df)
+    df = excel_safe(_value_labels(df))
     columns = [column_label(c) for c in df.columns]
     sample = df.head(500)
     prepared = _prepared_columns(df)
