@@ -35,7 +35,6 @@ from qa_scorer.buyer_signal import UPSET_THRESHOLD, score_buyer_messages
 from qa_scorer.model_files import ModelError
 from qa_scorer.settings import MetricSettings
 from qa_scorer.textstats import (
-    contains_any,
     has_rich_media,
     is_acknowledgement,
     matches_phrases,

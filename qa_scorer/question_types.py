@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import importlib.resources
 import json
 import re
 import sys
@@ -314,18 +313,17 @@ class QuestionTypeModel:
 # Model files (skops only; same lookup as qa_scorer.model_files for the reply model)
 # --------------------------------------------------------------------------------------
 def default_question_model_path() -> Path:
-    """The shipped model: the checkout's ``models/`` first, else the wheel's ``qa_scorer/_models/``."""
-    checkout = Path(qa_scorer.__file__).resolve().parent.parent / "models" / DEFAULT_MODEL_NAME
-    if checkout.is_file():
-        return checkout
-    packaged = importlib.resources.files("qa_scorer").joinpath("_models", DEFAULT_MODEL_NAME)
-    if packaged.is_file():
-        return Path(str(packaged))
-    raise ModelError(
-        f"no question-type model found: looked for {checkout} and the installed package data "
-        f"qa_scorer/_models/{DEFAULT_MODEL_NAME}. Train one with `python -m qa_scorer.question_types "
-        "train models/training/questions/corpus.csv`."
-    )
+    """The shipped model (``qa_scorer.model_files.shipped_model_path``: checkout, then wheel)."""
+    from qa_scorer.model_files import checkout_model_path, shipped_model_path
+
+    path = shipped_model_path(DEFAULT_MODEL_NAME)
+    if path is None:
+        raise ModelError(
+            f"no question-type model found: looked for {checkout_model_path(DEFAULT_MODEL_NAME)} and the "
+            f"installed package data qa_scorer/_models/{DEFAULT_MODEL_NAME}. Train one with "
+            "`python -m qa_scorer.question_types train models/training/questions/corpus.csv`."
+        )
+    return path
 
 
 def save_question_model(model: QuestionTypeModel, path: str | Path) -> Path:
