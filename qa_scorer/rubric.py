@@ -467,6 +467,7 @@ class _ClaimMatcher:
         self.any_word = re.compile("|".join(re.escape(w) for w in sorted(self.entries, key=len, reverse=True)))
         self.exempt = {w: re.compile(e.exempt_after) for w, e in self.entries.items() if e.exempt_after}
         self.exempt_before = {w: re.compile(e.exempt_before) for w, e in self.entries.items() if e.exempt_before}
+        self.word_re = {w: re.compile(re.escape(w)) for w in self.entries}
         self._tokenizer = None
 
     def tokenizer(self):
@@ -485,6 +486,9 @@ class _ClaimMatcher:
         return self._tokenizer
 
     def hits(self, text: str) -> list[tuple[str, ClaimWord]]:
+        present = [w for w in self.entries if w in text]  # a substring test is far cheaper than a regex
+        if not present:
+            return []
         tokens = self.tokenizer().lcut(text, HMM=False)
         starts, ends, pos = {}, set(), 0
         for k, t in enumerate(tokens):
@@ -492,8 +496,9 @@ class _ClaimMatcher:
             pos += len(t)
             ends.add(pos)
         found = []
-        for w, e in self.entries.items():
-            for m in re.finditer(re.escape(w), text):
+        for w in present:
+            e = self.entries[w]
+            for m in self.word_re[w].finditer(text):
                 i, j = m.start(), m.end()
                 if i not in starts:
                     continue  # inside another word
