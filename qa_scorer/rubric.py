@@ -601,12 +601,9 @@ def flag_forbidden(replies: pd.DataFrame, rubric: Rubric) -> pd.DataFrame:
 
 def _as_bool(s: pd.Series) -> pd.Series:
     """Booleans from bool/0-1/"True"/"False" columns (CSV round trips), NaN -> False."""
-    if pd.api.types.is_bool_dtype(s):
-        return s.fillna(False).astype(bool)
-    if pd.api.types.is_numeric_dtype(s):
-        return s.fillna(0).astype(float) != 0
-    text = s.astype("string").str.strip().str.lower()
-    return text.isin(["true", "1", "1.0", "yes", "y", "是"]).fillna(False).astype(bool)
+    from qa_scorer.booleans import bool_series  # the one yes/no parser
+
+    return bool_series(s)
 
 
 def _as_count(s: pd.Series) -> pd.Series:

@@ -68,15 +68,9 @@ def flag(df: pd.DataFrame, column: str) -> pd.Series:
     CSVs written by pandas may hold flags as 0/1, 0.0/1.0 or True/False depending on
     whether the stage produced ints or bools, so accept all of them.
     """
-    if column not in df.columns:
-        return pd.Series(False, index=df.index)
-    s = df[column]
-    if pd.api.types.is_bool_dtype(s):
-        return s.fillna(False).astype(bool)
-    if pd.api.types.is_numeric_dtype(s):
-        return s.fillna(0).astype(float) != 0
-    text = s.astype("string").str.strip().str.lower()
-    return text.isin(["1", "1.0", "true", "yes", "y"]).fillna(False).astype(bool)
+    from qa_scorer.booleans import bool_column  # the one yes/no parser
+
+    return bool_column(df, column)
 
 
 def number(df: pd.DataFrame, column: str) -> pd.Series:

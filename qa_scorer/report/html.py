@@ -129,11 +129,11 @@ def _score(score: Any) -> dict:
 
 def _truthy(value: Any) -> bool:
     """A flag cell (bool, 0/1, or "true"/"false" text) as a bool; missing is False."""
+    from qa_scorer.booleans import parse_bool  # the one yes/no parser
+
     if is_missing(value):
         return False
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "1.0", "true", "yes", "y")
-    return bool(float(value))
+    return parse_bool(value) is True
 
 
 def _latency_class(seconds: float) -> str:
