@@ -80,9 +80,9 @@ BAD_ROW = ("QN202611210006", "yesterday", "tb_buyer6", "customer", '=HYPERLINK("
 
 #: What the shipped model flags in this transcript (reply -> tags).  If a retrained model
 #: disagrees, test_shipped_model_still_flags_the_crafted_replies says so first.
-# What the shipped model gives these replies (round-3 model, 20,860-row corpus): the rude reply
-# is rude only (the round-2 model also called it unhelpful; the labeling guide allows either).
-TAGGED = {PUSHY: {"pushy"}, OVERCLAIM: {"overclaim"}, RUDE: {"rude"}}
+# What the shipped model gives these replies (round-3 model, 23,720-row corpus): the rude reply
+# that dodges the question is rude + unhelpful, as the labeling guide's convention says.
+TAGGED = {PUSHY: {"pushy"}, OVERCLAIM: {"overclaim"}, RUDE: {"rude", "unhelpful"}}
 
 
 def _quote(text: str) -> str:
