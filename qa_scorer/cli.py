@@ -13,7 +13,7 @@ from __future__ import annotations
 import typer
 
 from qa_scorer import __version__
-from qa_scorer.commands._common import lang_option, with_lang
+from qa_scorer.commands.common import lang_option, with_lang
 
 app = typer.Typer(
     name="qa-scorer",

@@ -169,7 +169,7 @@ def test_terminal_never_interprets_text_from_files(tmp_path):
 
 
 def test_long_values_from_files_are_cut():
-    from qa_scorer.commands._common import plain, safe
+    from qa_scorer.commands.common import plain, safe
 
     assert plain("a" * 1000).endswith("…") and len(plain("a" * 1000)) == 160
     assert plain("x\x1b[31my\r\nz\u202e") == "x�[31my⏎z�"

@@ -105,7 +105,7 @@ def test_runtime_needs_no_babel():
 
 
 def test_formats_follow_the_language():
-    from qa_scorer.report._common import fmt_rate, fmt_seconds
+    from qa_scorer.report.common import fmt_rate, fmt_seconds
 
     assert fmt_seconds(192) == "3分12秒" and fmt_seconds(42) == "42秒" and fmt_rate(0.857) == "85.7%"
     with use_language("en"):

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from qa_scorer.commands._common import plain, safe
+from qa_scorer.commands.common import plain, safe
 from qa_scorer.executors import ExecutorError
 from qa_scorer.i18n import N_, _, pgettext
 from qa_scorer.ingest import FORMATS, IngestOptions, parse_column_mapping
@@ -186,10 +186,10 @@ def audit_command(
 def summary_rows(result) -> list[tuple[str, str]]:
     """The summary as (label, value) rows in the current language; values from files are plain text.
 
-    The two score means are named as in report.html (qa_scorer.report._common.score_means):
+    The two score means are named as in report.html (qa_scorer.report.common.score_means):
     会话平均服务分 = over all conversations, 客服平均服务分 = over agents (each agent once).
     """
-    from qa_scorer.report._common import (
+    from qa_scorer.report.common import (
         AGENT_MEAN_LABEL, CONVERSATION_MEAN_LABEL, fmt_rate, is_missing, pooled_within_rate, score_means,
     )
 
@@ -217,7 +217,7 @@ def summary_rows(result) -> list[tuple[str, str]]:
     if not is_missing(rate):
         rows.append((_("3-minute response rate"), fmt_rate(rate)))
     if "needs_review" in result.conversations.columns:
-        from qa_scorer.report._common import flag
+        from qa_scorer.report.common import flag
         n_review = int(flag(result.conversations, "needs_review").sum())
         rows.append((_("Conversations to review"), f"{n_review:,}" + (
             "  -> conversations.csv needs_review" if n_review else "")))

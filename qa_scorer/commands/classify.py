@@ -191,7 +191,7 @@ def tag(
         return
     model = _load(model_path)
     result = explain(model, text, context)
-    from qa_scorer.commands._common import safe  # the reply and context are text, never rich markup
+    from qa_scorer.commands.common import safe  # the reply and context are text, never rich markup
 
     table = Table(title=safe(text, 400) + (f"  (买家: {safe(context, 400)})" if context else ""))
     for col in ("tag", "flagged", "p", "threshold", "words"):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from qa_scorer.commands._common import fail, plain
+from qa_scorer.commands.common import fail, plain
 from qa_scorer.i18n import _
 from qa_scorer.schema import TAGS
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from qa_scorer.commands._common import fail, plain
+from qa_scorer.commands.common import fail, plain
 from qa_scorer.i18n import _
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 import xlsxwriter
 
 from qa_scorer.i18n import _, get_language
-from qa_scorer.report._common import (
+from qa_scorer.report.common import (
     RULE_LABELS,
     RULES,
     TAG_LABELS,

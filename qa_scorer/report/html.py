@@ -29,7 +29,7 @@ from markupsafe import Markup
 
 from qa_scorer import __version__
 from qa_scorer.i18n import N_, _, get_language, pgettext
-from qa_scorer.report._common import (
+from qa_scorer.report.common import (
     AGENT_MEAN_HINT,
     AGENT_MEAN_LABEL,
     CONVERSATION_MEAN_HINT,

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from qa_scorer.i18n import N_, _
-from qa_scorer.report._common import fmt_seconds, number
+from qa_scorer.report.common import fmt_seconds, number
 
 GREEN, AMBER, RED, DARK_RED, GREY = "#2e9d5b", "#e0a100", "#d9534f", "#8e2a27", "#8a94a6"
 
