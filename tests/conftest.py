@@ -37,3 +37,17 @@ def _default_language(monkeypatch):
     i18n.set_language(None)
     yield
     i18n.set_language(None)
+
+
+@pytest.fixture(scope="module")
+def chinese_for_module():
+    """For module-scoped audit folders (set up before any function fixture): written in the
+    default language, Chinese, whatever the environment says."""
+    from qa_scorer import i18n
+
+    saved = os.environ.pop("QA_SCORER_LANG", None)
+    i18n.set_language("zh")
+    yield
+    if saved is not None:
+        os.environ["QA_SCORER_LANG"] = saved
+    i18n.set_language(None)

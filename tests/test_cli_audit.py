@@ -1,7 +1,6 @@
 """`qa-scorer audit` and the root command, as a user runs them (CliRunner)."""
 
 import json
-import os
 import re
 from pathlib import Path
 
@@ -18,17 +17,7 @@ runner = CliRunner()
 FAST = ["--no-tags", "--no-html", "--no-xlsx"]
 
 
-@pytest.fixture(autouse=True)
-def _chinese_default(monkeypatch):
-    """Each test starts from the documented default (Chinese) and leaves no language behind."""
-    from qa_scorer.i18n import set_language
-
-    for var in ("QA_SCORER_LANG", "LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
-        monkeypatch.delenv(var, raising=False)
-    set_language(None)
-    yield
-    os.environ.pop("QA_SCORER_LANG", None)  # --lang en exports it; monkeypatch restores the original
-    set_language("zh")
+# Each test starts in the default language (Chinese): tests/conftest.py::_default_language.
 
 
 def test_version():

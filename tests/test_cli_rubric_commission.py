@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import tomllib
 
 import openpyxl
@@ -15,16 +14,7 @@ from qa_scorer.rubric import load_rubric
 runner = CliRunner()
 
 
-@pytest.fixture(autouse=True)
-def _default_language(monkeypatch):
-    from qa_scorer.i18n import set_language
-
-    for var in ("QA_SCORER_LANG", "LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
-        monkeypatch.delenv(var, raising=False)
-    set_language(None)
-    yield
-    os.environ.pop("QA_SCORER_LANG", None)  # --lang en exports it; monkeypatch restores the original
-    set_language("zh")
+# Each test starts in the default language (Chinese): tests/conftest.py::_default_language.
 
 SALES = (
     "客服,岗位,询单销售额,询单人数,成交人数,退换件数,平均客单价\n"

@@ -20,22 +20,15 @@ import conftest_report as fx  # noqa: E402
 import qa_scorer.report.html as report_html  # noqa: E402
 from qa_scorer.report import load_audit_folder, render_html_report, write_html_report  # noqa: E402
 from qa_scorer.report.selection import worst_conversations  # noqa: E402
-from qa_scorer.i18n import set_language, use_language  # noqa: E402
+from qa_scorer.i18n import use_language  # noqa: E402
 from qa_scorer.report.columns import item_label  # noqa: E402
 from qa_scorer.report.svg import latency_bins_by_agent, score_histogram  # noqa: E402
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _chinese():
+def _chinese(chinese_for_module):
     """The report in the default language (Chinese), whatever the environment says."""
-    import os
-
-    saved = os.environ.pop("QA_SCORER_LANG", None)
-    set_language("zh")
     yield
-    if saved is not None:
-        os.environ["QA_SCORER_LANG"] = saved
-    set_language(None)
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 import conftest_report as fx  # noqa: E402
 
-from qa_scorer.i18n import set_language, use_language  # noqa: E402
+from qa_scorer.i18n import use_language  # noqa: E402
 from qa_scorer.report import EXCEL_MAX_DATA_ROWS, load_audit_folder, write_workbook  # noqa: E402
 from qa_scorer.report.columns import column_label  # noqa: E402
 
@@ -25,15 +25,9 @@ SHEET = {"agents": "客服", "conversations": "会话", "replies": "回复", "re
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _chinese():
-    import os
-
-    saved = os.environ.pop("QA_SCORER_LANG", None)
-    set_language("zh")
+def _chinese(chinese_for_module):
+    """The report in the default language (Chinese), whatever the environment says."""
     yield
-    if saved is not None:
-        os.environ["QA_SCORER_LANG"] = saved
-    set_language(None)
 
 
 @pytest.fixture(scope="module")
