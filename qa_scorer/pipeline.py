@@ -74,14 +74,7 @@ class AuditResult:
 
 def describe_model(model_path: str | None) -> dict:
     """The classifier's identity for run.json (runs where the model is loaded: a worker or here)."""
-    model = cached_model(model_path)
-    if hasattr(model, "describe"):
-        return model.describe()
-    meta = getattr(model, "metadata", {}) or {}
-    info = {"name": Path(model_path).name if model_path else "shipped", "version": getattr(model, "version", None),
-            "thresholds": getattr(model, "thresholds", None)}
-    info.update({k: meta[k] for k in ("trained_at", "corpus_sha256", "corpus_rows", "seed") if k in meta})
-    return info
+    return cached_model(model_path).describe()
 
 
 def warm_model(model_path: str | None) -> None:

@@ -279,3 +279,35 @@ def test_encoding_errors_and_skip_rows_reach_ingest(tmp_path):
     assert len(msgs) == 22 and msgs["text"].str.contains("\ufffd").sum() == 1
     bad = CliRunner().invoke(app, ["audit", str(src), "--out", str(tmp_path / "x"), "--encoding-errors", "ignore"])
     assert bad.exit_code == 2
+
+
+def test_cli_read_executor_and_chunk_options_reach_the_driver(reference, tmp_path):
+    out = tmp_path / "o"
+    res = CliRunner().invoke(app, ["audit", str(SAMPLES), "--out", str(out), "--no-html", "--no-xlsx",
+                                   "--read", "stream", "--executor", "pool", "--workers", "2",
+                                   "--chunk-size", "150"])
+    assert res.exit_code == 0, res.output
+    run = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    assert (run["read"], run["executor"], run["workers"], run["chunk_rows"]) == ("stream", "pool", 2, 150)
+    _check_same(reference, out, same_order=False)
+    bad = CliRunner().invoke(app, ["audit", str(SAMPLES), "--out", str(tmp_path / "x"), "--executor", "threads"])
+    assert bad.exit_code == 2 and "threads" in bad.output
+
+
+def test_cli_skip_rows_reads_an_xlsx_below_its_title_rows(tmp_path):
+    import openpyxl
+
+    path = tmp_path / "titled.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["小熊母婴专营店 聊天记录导出"])            # row 1: a title
+    ws.append(["导出时间 2026-11-21"])                    # row 2: a subtitle
+    ws.append(["conversation_id", "sent_at", "sender", "text"])  # row 3: the header
+    ws.append(["A", "2026-11-20 10:00:00", "tb_1", "在吗"])
+    ws.append(["A", "2026-11-20 10:00:10", "店:小美", "在的亲"])
+    wb.save(path)
+    res = CliRunner().invoke(app, ["audit", str(path), "--out", str(tmp_path / "o"), "--no-tags", "--no-html",
+                                   "--no-xlsx", "--skip-rows", "2"])
+    assert res.exit_code == 0, res.output
+    msgs = _read(tmp_path / "o", "messages")
+    assert msgs["text"].tolist() == ["在吗", "在的亲"] and msgs["source_line"].tolist() == [4, 5]

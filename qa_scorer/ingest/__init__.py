@@ -458,8 +458,7 @@ class MessageStream:
     """
 
     def __init__(self, paths: Iterable[str | Path], options: IngestOptions | None = None,
-                 chunk_rows: int = 500_000, progress: Callable[[Path], None] | None = None,
-                 whole_files: bool = False):
+                 chunk_rows: int = 500_000, progress: Callable[[Path], None] | None = None):
         from .readers import iter_delimited_chunks, streamable_format
 
         self.options = options or IngestOptions()
@@ -472,9 +471,6 @@ class MessageStream:
         self._streamable = streamable_format
         self._deduper = _Deduper()
         self._paths = list(paths)
-        # whole_files: read every file at once (full row-level rejects, for inputs that fit in
-        # memory) and only audit in chunks; else CSV/TSV files are read chunk by chunk too.
-        self.whole_files = whole_files
 
     @property
     def rejected(self) -> pd.DataFrame:
@@ -487,7 +483,7 @@ class MessageStream:
     def _rows_of_file(self, path: Path):
         """Yield cleaned row frames of one file (chunked when possible); records its report."""
         opts = self.options
-        fmt = None if self.whole_files else self._streamable(path, opts.fmt)
+        fmt = self._streamable(path, opts.fmt)
         report = FileReport(str(path))
         self.files.append(report)
         late: dict = {}
@@ -545,7 +541,7 @@ class MessageStream:
         self._preloaded: dict[Path, tuple] = {}
         latest = None
         for path in files:
-            fmt = None if self.whole_files else self._streamable(path, self.options.fmt)
+            fmt = self._streamable(path, self.options.fmt)
             if fmt is None:
                 got = read_one(path, self.options)
                 self._preloaded[path] = got
