@@ -9,7 +9,12 @@ examples in ``docs/commission.md``) holds the formulas of the source documents:
               (``gold_score_applies_to = "returns_only"``: only the second term is scored)
 * supervisor  ``(team avg sales × sales_rate + team avg returns × aov × aftersales_rate) × dept avg score``
 
-and, with ``mode = "two_part"``, the volume terms unscored plus ``quality_pool × score``.
+and, with ``mode = "two_part"``, the volume terms unscored plus ``quality_pool × score``; with
+``mode = "salary"`` (an example salary table) ``base_pay + post_pay + performance_base × score``.
+
+The score is the audit's service score, or — given an assessment (``qa_scorer.assessment``,
+``score_source = "assessment"``) — the 绩效考核得分 of the agent's assessment sheet; every row
+shows both and which one was used.
 
 Money is ``decimal.Decimal`` throughout and rounded once, at the end, to the fen (0.01) with
 ROUND_HALF_UP.  Every input figure, term, rate and the unrounded total stay in the output so
@@ -22,6 +27,7 @@ status, never dropped or paid zero.  An unassigned bucket (``店铺:(未分配)`
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import tomllib
 import unicodedata
@@ -66,24 +72,32 @@ UNASSIGNED_NAME = "(未分配)"
 _MONEY_COLUMNS = ("inquiry_sales", "aov")
 _COUNT_COLUMNS = ("inquiries", "buyers", "returns")
 
-SCHEMES = ("default", "tiered", "two_part")
-MODES = ("multiply", "two_part")
+SCHEMES = ("default", "tiered", "two_part", "salary")
+MODES = ("multiply", "two_part", "salary")
 GOLD_SCORE_CHOICES = ("both", "returns_only")
+#: Which score a scheme multiplies by: the audit's service score, or the 绩效考核得分 of an
+#: assessment sheet (qa_scorer.assessment; docs/assessment.md).
+SCORE_SOURCES = ("service", "assessment")
+#: Keys of a role table in ``mode = "salary"``: 底薪, 岗位工资, 绩效基数.
+SALARY_KEYS = ("base_pay", "post_pay", "performance_base")
 
 #: Output columns of ``CommissionResult.rows`` (one row per agent), in order.
 ROW_COLUMNS = [
     "status", "message", "period", "agent", "matched_agent", "role", "source_line",
     "inquiry_sales", "inquiries", "buyers", "conversion_rate", "returns", "aov", "returns_value",
+    "service_score", "assessment_score", "score_source",
     "score", "score_scale", "score_fraction", "score_applies_to",
     "sales_base", "sales_rate", "sales_term", "returns_base", "returns_rate", "returns_term",
     "team_size", "team_scored", "quality_pool", "quality_part",
+    "base_pay", "post_pay", "performance_base", "performance_pay",
     "commission_exact", "commission", "formula",
 ]
 UNMATCHED_STATUSES = ("not_in_scores", "not_in_sales", "ambiguous")
 #: Rows that are not a person: never paid, not counted as anyone unpaid (see CommissionResult.unpaid).
 NOT_A_PERSON_STATUSES = ("unassigned",)
 _MONEY_OUT = ("inquiry_sales", "aov", "returns_value", "sales_base", "sales_term", "returns_base",
-              "returns_term", "quality_pool", "quality_part", "commission_exact", "commission")
+              "returns_term", "quality_pool", "quality_part", "base_pay", "post_pay", "performance_base",
+              "performance_pay", "commission_exact", "commission")
 
 
 class SchemeError(ValueError):
@@ -118,10 +132,14 @@ class Scheme:
     supervisor_sales_roles: tuple[str, ...] = ("presales", "gold")
     supervisor_aftersales_roles: tuple[str, ...] = ("aftersales", "gold")
     quality_pool: dict[str, Decimal] = field(default_factory=lambda: {r: Decimal(0) for r in ROLES})
+    score_source: str = "service"
+    #: mode = "salary": role -> {"base_pay", "post_pay", "performance_base"} (Decimal)
+    salary: dict[str, dict[str, Decimal]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name, "description": self.description, "source": self.source, "mode": self.mode,
+            "score_source": self.score_source,
             "score_scale": str(self.score_scale), "gold_score_applies_to": self.gold_score_applies_to,
             "presales": {"rate": None if self.presales_rate is None else str(self.presales_rate),
                          "tiers": [{"min_conversion": str(t.min_conversion), "rate": str(t.rate)}
@@ -133,6 +151,8 @@ class Scheme:
                            "sales_roles": list(self.supervisor_sales_roles),
                            "aftersales_roles": list(self.supervisor_aftersales_roles)},
             "quality_pool": {k: str(v) for k, v in self.quality_pool.items()},
+            **({"salary": {r: {k: str(v) for k, v in t.items()} for r, t in self.salary.items()}}
+               if self.salary else {}),
         }
 
 
@@ -161,13 +181,13 @@ class CommissionResult:
 # Scheme
 # ---------------------------------------------------------------------------------------------
 
-_TOP = ("name", "description", "mode", "score_scale", "gold_score_applies_to",
+_TOP = ("name", "description", "mode", "score_source", "score_scale", "gold_score_applies_to",
         "presales", "aftersales", "gold", "supervisor")
 _ROLE_KEYS = {
-    "presales": ("rate", "tiers", "quality_pool"),
-    "aftersales": ("rate", "quality_pool"),
-    "gold": ("sales_rate", "returns_rate", "quality_pool"),
-    "supervisor": ("sales_rate", "aftersales_rate", "sales_roles", "aftersales_roles", "quality_pool"),
+    "presales": ("rate", "tiers", "quality_pool", *SALARY_KEYS),
+    "aftersales": ("rate", "quality_pool", *SALARY_KEYS),
+    "gold": ("sales_rate", "returns_rate", "quality_pool", *SALARY_KEYS),
+    "supervisor": ("sales_rate", "aftersales_rate", "sales_roles", "aftersales_roles", "quality_pool", *SALARY_KEYS),
 }
 
 
@@ -202,6 +222,10 @@ def scheme_from_mapping(data: dict[str, Any], *, where: str = "scheme") -> Schem
     s.mode = data.get("mode", "multiply")
     if s.mode not in MODES:
         raise SchemeError(f"{where}: mode must be one of {', '.join(MODES)}, got {s.mode!r}")
+    s.score_source = data.get("score_source", "service")
+    if s.score_source not in SCORE_SOURCES:
+        raise SchemeError(_("{where}: score_source must be one of {allowed}, got {value}").format(
+            where=where, allowed=", ".join(SCORE_SOURCES), value=repr(s.score_source)))
     s.score_scale = _dec(data.get("score_scale", 100), where, "score_scale")
     if s.score_scale <= 0:
         raise SchemeError(f"{where}: score_scale must be > 0 (100 means a score of 95 pays 95%), got {s.score_scale}")
@@ -224,6 +248,16 @@ def scheme_from_mapping(data: dict[str, Any], *, where: str = "scheme") -> Schem
             raise SchemeError(f"{where}: {role}.quality_pool is only used with mode = \"two_part\" "
                               f"(this scheme has mode = {s.mode!r})")
         s.quality_pool[role] = pool
+        given = [k for k in SALARY_KEYS if k in t]
+        if s.mode == "salary":
+            missing = [k for k in SALARY_KEYS if k not in t]
+            if missing:
+                raise SchemeError(_("{where}: mode = \"salary\" needs {keys} in [{role}]; write 0 for a part "
+                                    "the role does not have").format(where=where, keys=", ".join(missing), role=role))
+            s.salary[role] = {k: _dec(t[k], where, f"{role}.{k}") for k in SALARY_KEYS}
+        elif given:
+            raise SchemeError(_("{where}: {role}.{key} is only used with mode = \"salary\" (this scheme has "
+                                "mode = {mode})").format(where=where, role=role, key=given[0], mode=repr(s.mode)))
 
     pre = tables["presales"]
     if "tiers" in pre:
@@ -295,7 +329,7 @@ def scheme_text(name: str = "default") -> str:
 # Reading the sales and scores files
 # ---------------------------------------------------------------------------------------------
 
-def _read_text(path: Path) -> str:
+def read_table_text(path: Path) -> str:
     try:
         return read_text(path)[0]
     except DecodeError as exc:
@@ -318,7 +352,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
     elif p.suffix.lower() == ".xls":
         raise SalesError(f"{p}: old .xls workbooks are not supported; save it as .xlsx or CSV")
     else:
-        text = _read_text(p)
+        text = read_table_text(p)
         first = text.split("\n", 1)[0]
         sep = max(("\t", ",", ";"), key=first.count)
         try:
@@ -331,7 +365,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
     return df
 
 
-def _canonical_columns(df: pd.DataFrame, path: Path, headers: dict[str, tuple[str, ...]]) -> tuple[dict, list]:
+def canonical_columns(df: pd.DataFrame, path: Path, headers: dict[str, tuple[str, ...]]) -> tuple[dict, list]:
     match = match_headers(df.columns, headers, skip=["source_line"])
     if match.conflicts:
         kept, dropped, canon = match.conflicts[0]
@@ -339,7 +373,7 @@ def _canonical_columns(df: pd.DataFrame, path: Path, headers: dict[str, tuple[st
     return match.mapped, match.ignored
 
 
-def _parse_number(raw: str, *, whole: bool, path: Path, line: int, column: str) -> Decimal | None:
+def parse_number(raw: str, *, whole: bool, path: Path, line: int, column: str) -> Decimal | None:
     text = unicodedata.normalize("NFKC", str(raw)).strip()
     for junk in (",", "¥", "￥", "元", " "):
         text = text.replace(junk, "")
@@ -368,7 +402,7 @@ def read_sales(path: str | Path) -> pd.DataFrame:
     """
     p = Path(path)
     df = read_table(p)
-    mapping, ignored = _canonical_columns(df, p, SALES_HEADERS)
+    mapping, ignored = canonical_columns(df, p, SALES_HEADERS)
     missing = [c for c in ("agent", "role") if c not in mapping.values()]
     if missing:
         want = "; ".join(f"{c}: {' or '.join(SALES_HEADERS[c])}" for c in missing)
@@ -390,7 +424,7 @@ def read_sales(path: str | Path) -> pd.DataFrame:
     for col in (*_MONEY_COLUMNS, *_COUNT_COLUMNS):
         if col in df.columns:
             out[col] = [
-                _parse_number(v, whole=col in _COUNT_COLUMNS, path=p, line=int(line), column=col)
+                parse_number(v, whole=col in _COUNT_COLUMNS, path=p, line=int(line), column=col)
                 for v, line in zip(df[col], out["source_line"])
             ]
         else:
@@ -407,14 +441,14 @@ def read_scores(path: str | Path) -> pd.DataFrame:
     ``service_score`` (``score``/``绩效得分`` also accepted); scores as text-exact ``Decimal``."""
     p = Path(path)
     df = read_table(p)
-    mapping, _ignored = _canonical_columns(df, p, SCORES_HEADERS)
+    mapping, _ignored = canonical_columns(df, p, SCORES_HEADERS)
     if not {"agent", "service_score"} <= set(mapping.values()):
         raise SalesError(f"{p}: a scores file needs columns agent and service_score "
                          f"(the agents.csv written by `qa-scorer audit`); found: {', '.join(df.columns[:-1])}")
     df = df.rename(columns=mapping)
     out = pd.DataFrame({"agent": df["agent"].astype(str).str.strip(), "source_line": df["source_line"]})
     out["service_score"] = [
-        _parse_number(v, whole=False, path=p, line=int(line), column="service_score")
+        parse_number(v, whole=False, path=p, line=int(line), column="service_score")
         if str(v).strip().lower() not in ("nan", "") else None
         for v, line in zip(df["service_score"], df["source_line"])
     ]
@@ -428,14 +462,14 @@ def read_scores(path: str | Path) -> pd.DataFrame:
 # Computing
 # ---------------------------------------------------------------------------------------------
 
-def _norm_name(name: str) -> str:
+def norm_name(name: str) -> str:
     return str(name).strip().replace("：", ":")
 
 
 def is_unassigned_name(name: str) -> bool:
     """``店铺:(未分配)`` / ``(未分配)`` (full-width brackets too): the bucket of conversations nobody
     answered, not a person."""
-    text = _norm_name(name).replace("（", "(").replace("）", ")")
+    text = norm_name(name).replace("（", "(").replace("）", ")")
     return text == UNASSIGNED_NAME or text.endswith(":" + UNASSIGNED_NAME)
 
 
@@ -444,11 +478,11 @@ def _unassigned_message(name: str) -> str:
              "it is not a person").format(agent=repr(str(name)))
 
 
-def _sub_account(name: str) -> str:
+def sub_account(name: str) -> str:
     return name.split(":", 1)[1].strip() if ":" in name else name
 
 
-def _to_decimal(v) -> Decimal | None:
+def to_decimal(v) -> Decimal | None:
     if v is None or isinstance(v, Decimal):
         return v
     try:
@@ -462,7 +496,7 @@ def _to_decimal(v) -> Decimal | None:
         return None
 
 
-def _fmt(d: Decimal | None) -> str:
+def fmt_decimal(d: Decimal | None) -> str:
     """Exact plain text of a Decimal, without exponent or trailing fractional zeros."""
     if d is None:
         return ""
@@ -476,23 +510,56 @@ def _fmt_short(d: Decimal | None) -> str:
     if d is None:
         return ""
     if d.as_tuple().exponent < -6 and d != d.quantize(Decimal("0.000001")):
-        return _fmt(d.quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)) + "…"
-    return _fmt(d)
+        return fmt_decimal(d.quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)) + "…"
+    return fmt_decimal(d)
 
 
 def _mean(values: list[Decimal]) -> Decimal | None:
     return sum(values, Decimal(0)) / len(values) if values else None
 
 
-def compute_commission(scores_df: pd.DataFrame, sales_df: pd.DataFrame, scheme: Scheme) -> CommissionResult:
+def candidates_for(name: str, keys, by_sub: dict[str, list[str]]) -> list[str]:
+    """The keys (``norm_name`` of full names) a written name matches: a full name (``店铺:小美``,
+    either colon) only itself; a bare sub-account (``小美``) every key with that sub-account
+    (``by_sub``: sub-account -> keys).  One candidate is a match, several are ambiguous."""
+    key = norm_name(name)
+    if key in keys:
+        return [key]
+    return [] if ":" in key else list(by_sub.get(key, []))
+
+
+def sub_account_index(keys) -> dict[str, list[str]]:
+    """``{sub-account: [keys]}`` for ``candidates_for``."""
+    by_sub: dict[str, list[str]] = {}
+    for key in keys:
+        by_sub.setdefault(sub_account(key), []).append(key)
+    return by_sub
+
+
+def compute_commission(scores_df: pd.DataFrame, sales_df: pd.DataFrame, scheme: Scheme,
+                       assessment: pd.DataFrame | None = None) -> CommissionResult:
     """Match sales rows to scored agents and compute each agent's commission.
 
     Matching: a sales name with a shop prefix (``店铺:小美`` or ``店铺：小美``) must equal a scored
     agent's full name; a bare sub-account (``小美``) matches the one scored agent with that
     sub-account, and is reported ``ambiguous`` when several shops have it.  Supervisors need no
     score of their own (they are paid on the department's average).
+
+    ``assessment`` (columns ``agent``, ``assessment_score``, optional ``status``: the summary of
+    ``qa_scorer.assessment.assess`` or ``read_assessment``) switches the score to the
+    绩效考核得分; a scheme with ``score_source = "assessment"`` requires it.  Every row shows both
+    ``service_score`` and ``assessment_score`` and, in ``score_source``, which one was used.
     """
     warnings: list[str] = []
+    use_assessment = assessment is not None
+    if scheme.score_source == "assessment" and not use_assessment:
+        raise SchemeError(_("{where}: score_source = \"assessment\" needs an assessment: give --assessment FILE "
+                            "(from qa-scorer assess) or --sheet SHEET with --kpis FILE").format(where=scheme.source
+                                                                                             or scheme.name))
+    if use_assessment and scheme.score_source != "assessment":
+        scheme = dataclasses.replace(scheme, score_source="assessment")  # the scheme sheet says what was used
+    assessed = _assessment_index(assessment) if use_assessment else {}
+    assessed_sub = sub_account_index(assessed)
     score_col = "service_score" if "service_score" in scores_df.columns else "score"
     if "agent" not in scores_df.columns or score_col not in scores_df.columns:
         raise SalesError("scores table needs columns agent and service_score")
@@ -502,17 +569,15 @@ def compute_commission(scores_df: pd.DataFrame, sales_df: pd.DataFrame, scheme: 
     flags = (scores_df["unassigned"].map(lambda v: parse_bool(v) is True) if "unassigned" in scores_df.columns
              else pd.Series(False, index=scores_df.index))
     for name, value, bucket in zip(scores_df["agent"], scores_df[score_col], flags):
-        key = _norm_name(name)
+        key = norm_name(name)
         if key in scores:
             warnings.append(f"scores: agent {name!r} appears more than once; the first score is used")
             continue
-        scores[key] = _to_decimal(value)
+        scores[key] = to_decimal(value)
         display[key] = str(name)
         if bucket or is_unassigned_name(key):
             unassigned.add(key)
-    by_sub: dict[str, list[str]] = {}
-    for key in scores:
-        by_sub.setdefault(_sub_account(key), []).append(key)
+    by_sub = sub_account_index(scores)
 
     sales = _canonical_sales(sales_df)
     records: list[dict[str, Any]] = []
@@ -521,9 +586,9 @@ def compute_commission(scores_df: pd.DataFrame, sales_df: pd.DataFrame, scheme: 
         rec.update(status="ok", message="", period=row.period, agent=row.agent, role=row.role,
                    source_line=row.source_line)
         for col in (*_MONEY_COLUMNS, *_COUNT_COLUMNS):
-            rec[col] = _to_decimal(getattr(row, col))
-        key = _norm_name(row.agent)
-        candidates = [key] if key in scores else ([] if ":" in key else by_sub.get(key, []))
+            rec[col] = to_decimal(getattr(row, col))
+        key = norm_name(row.agent)
+        candidates = candidates_for(row.agent, scores, by_sub)
         if is_unassigned_name(key) or (len(candidates) == 1 and candidates[0] in unassigned):
             rec["status"], rec["message"] = "unassigned", _unassigned_message(row.agent)
             if len(candidates) == 1:
@@ -545,7 +610,7 @@ def compute_commission(scores_df: pd.DataFrame, sales_df: pd.DataFrame, scheme: 
     for i, rec in enumerate(records):
         if rec["status"] == "unassigned":  # never paid anyway
             continue
-        ident = rec["matched_agent"] or _norm_name(rec["agent"])
+        ident = rec["matched_agent"] or norm_name(rec["agent"])
         seen.setdefault((ident, rec["period"]), []).append(i)
     for (ident, period), idx in seen.items():
         if len(idx) > 1:
@@ -559,6 +624,8 @@ def compute_commission(scores_df: pd.DataFrame, sales_df: pd.DataFrame, scheme: 
         warnings.append(f"the sales file has {len(periods)} periods ({', '.join(periods)}) but the scores file "
                         "holds one score per agent; that score is used for every period")
 
+    for rec in records:
+        _choose_score(rec, scheme, use_assessment, assessed, assessed_sub)
     teams = {p: _team_figures([r for r in records if r["period"] == p], scheme) for p in periods}
     for rec in records:
         if rec["status"] == "ok":
@@ -566,18 +633,20 @@ def compute_commission(scores_df: pd.DataFrame, sales_df: pd.DataFrame, scheme: 
 
     matched = {r["matched_agent"] for r in records if r["matched_agent"]}
     ambiguous_names = {display[c] for r in records if r["status"] == "ambiguous"
-                       for c in by_sub.get(_norm_name(r["agent"]), [])}
+                       for c in by_sub.get(norm_name(r["agent"]), [])}
     for key, name in display.items():
         if name not in matched:
             rec = {c: None for c in ROW_COLUMNS}
             if key in unassigned:
                 rec.update(status="unassigned", message=_unassigned_message(name),
                            period="", agent=name, matched_agent=name, score=scores[key])
+                _choose_score(rec, scheme, use_assessment, assessed, assessed_sub)
                 records.append(rec)
                 continue
             note = " (a sales row names its sub-account ambiguously)" if name in ambiguous_names else ""
             rec.update(status="not_in_sales", message=f"{name!r} is in the scores file but has no sales row{note}",
                        period="", agent=name, matched_agent=name, score=scores[key])
+            _choose_score(rec, scheme, use_assessment, assessed, assessed_sub)
             records.append(rec)
 
     for rec in records:
@@ -590,6 +659,50 @@ def compute_commission(scores_df: pd.DataFrame, sales_df: pd.DataFrame, scheme: 
     unmatched = rows.loc[rows["status"].isin(UNMATCHED_STATUSES),
                          ["status", "agent", "period", "role", "source_line", "score", "message"]].reset_index(drop=True)
     return CommissionResult(rows=rows, unmatched=unmatched, warnings=warnings, scheme=scheme)
+
+
+def _assessment_index(assessment: pd.DataFrame) -> dict[str, tuple[Decimal | None, str]]:
+    """``{norm_name(agent): (assessment_score, status)}`` of an assessment summary table."""
+    if "agent" not in assessment.columns or "assessment_score" not in assessment.columns:
+        raise SalesError(_("the assessment needs columns agent and assessment_score (the file written by "
+                           "qa-scorer assess)"))
+    statuses = assessment["status"] if "status" in assessment.columns else pd.Series("ok", index=assessment.index)
+    names = assessment["agent"]
+    if "matched_agent" in assessment.columns:  # the audited full name the assessment matched
+        names = assessment["matched_agent"].where(assessment["matched_agent"].notna(), names)
+    out: dict[str, tuple[Decimal | None, str]] = {}
+    for name, value, status in zip(names, assessment["assessment_score"], statuses):
+        key = norm_name(name)
+        status = "ok" if status is None or (isinstance(status, float) and status != status) else str(status)
+        if key in out and out[key][1] == "ok":
+            continue  # the first usable row wins (a second one is a duplicate the assessment reported)
+        out[key] = (to_decimal(value) if status == "ok" else None, status)
+    return out
+
+
+def _choose_score(rec: dict, scheme: Scheme, use_assessment: bool, assessed: dict, assessed_sub: dict) -> None:
+    """Fill service_score / assessment_score / score_source and set ``score`` to the one the
+    scheme multiplies by.  A person without a usable 绩效考核得分 is not paid (``no_assessment``)."""
+    rec["service_score"] = rec["score"]
+    rec["score_source"] = "assessment" if use_assessment else "service"
+    if not use_assessment:
+        return
+    name = rec["matched_agent"] or rec["agent"]
+    found = candidates_for(name, assessed, assessed_sub)
+    entry = assessed[found[0]] if len(found) == 1 else None
+    rec["assessment_score"] = entry[0] if entry else None
+    rec["score"] = rec["assessment_score"]
+    if rec["status"] != "ok":
+        return
+    if rec["role"] == "supervisor" and scheme.mode != "salary":
+        return  # paid on the team's average score; their own sheet is not used
+    if entry is None or entry[0] is None:
+        rec["status"] = "no_assessment"
+        if entry is None:
+            rec["message"] = _("{agent} has no row in the assessment").format(agent=repr(str(name)))
+        else:
+            rec["message"] = _("{agent} has no 绩效考核得分 in the assessment (status {status})").format(
+                agent=repr(str(name)), status=entry[1])
 
 
 def _canonical_sales(sales_df: pd.DataFrame) -> pd.DataFrame:
@@ -607,7 +720,7 @@ def _canonical_sales(sales_df: pd.DataFrame) -> pd.DataFrame:
     if "source_line" not in sales.columns:
         sales["source_line"] = None
     for col in (*_MONEY_COLUMNS, *_COUNT_COLUMNS):
-        sales[col] = sales[col].map(_to_decimal).astype(object) if col in sales.columns else None
+        sales[col] = sales[col].map(to_decimal).astype(object) if col in sales.columns else None
     return sales
 
 
@@ -626,9 +739,12 @@ def _team_figures(period_rows: list[dict], scheme: Scheme) -> dict[str, Any]:
 
 def _compute_row(rec: dict, scheme: Scheme, team: dict, warnings: list[str]) -> None:
     role = rec["role"]
+    salary = scheme.mode == "salary"
     need = {"presales": ["inquiry_sales"], "aftersales": ["returns", "aov"],
             "gold": ["inquiry_sales", "returns", "aov"], "supervisor": []}[role]
-    if role == "presales" and scheme.presales_tiers:
+    if salary:
+        need = []  # base + post pay + 绩效基数 × score: no sales figure is used
+    elif role == "presales" and scheme.presales_tiers:
         need += ["inquiries", "buyers"]
     missing = [c for c in need if rec[c] is None]
     if missing:
@@ -643,12 +759,13 @@ def _compute_row(rec: dict, scheme: Scheme, team: dict, warnings: list[str]) -> 
     if rec["returns"] is not None and rec["aov"] is not None:
         rec["returns_value"] = rec["returns"] * rec["aov"]
 
-    if role == "supervisor":
+    if role == "supervisor" and not salary:
         if team["avg_score"] is None:
             rec["status"] = "no_team"
             rec["message"] = "no team member of this period has a score, so there is no department average score"
             return
         score = team["avg_score"]
+        rec["score_source"] = f"team_avg_{rec['score_source'] or 'service'}"
         rec["team_size"], rec["team_scored"] = team["size"], team["scored"]
         if team["n_sales"] == 0 or team["n_returns"] == 0:
             warnings.append(f"{rec['agent']}: the team has no {'sales' if team['n_sales'] == 0 else 'after-sales'} "
@@ -657,7 +774,12 @@ def _compute_row(rec: dict, scheme: Scheme, team: dict, warnings: list[str]) -> 
         score = rec["score"]
         if score is None:
             rec["status"] = "no_score_value"
-            rec["message"] = f"{rec['matched_agent']!r} is in the scores file without a score (no scored conversations)"
+            if rec["matched_agent"] is None:  # a supervisor paid a salary needs a score of their own
+                rec["message"] = _("{agent} has no score of their own; mode = \"salary\" pays 绩效基数 × "
+                                   "the person's own score").format(agent=repr(str(rec["agent"])))
+            else:
+                rec["message"] = (f"{rec['matched_agent']!r} is in the scores file without a score "
+                                  "(no scored conversations)")
             return
     if score > scheme.score_scale:
         warnings.append(f"{rec['agent']}: score {score} is above score_scale {scheme.score_scale}")
@@ -666,7 +788,17 @@ def _compute_row(rec: dict, scheme: Scheme, team: dict, warnings: list[str]) -> 
     rec["score_scale"] = scheme.score_scale
     rec["score_fraction"] = fraction
     two_part = scheme.mode == "two_part"
-    f_txt = f"{_fmt_short(score)}/{_fmt(scheme.score_scale)}"
+    f_txt = f"{_fmt_short(score)}/{fmt_decimal(scheme.score_scale)}"
+    if salary:
+        pay = scheme.salary[role]
+        rec.update(base_pay=pay["base_pay"], post_pay=pay["post_pay"], performance_base=pay["performance_base"],
+                   performance_pay=pay["performance_base"] * fraction, score_applies_to="performance_base")
+        exact = pay["base_pay"] + pay["post_pay"] + rec["performance_pay"]
+        rec["commission_exact"] = exact
+        rec["commission"] = exact.quantize(FEN, rounding=ROUND_HALF_UP)  # the one and only rounding
+        rec["formula"] = (f"{fmt_decimal(pay['base_pay'])} + {fmt_decimal(pay['post_pay'])} + "
+                          f"{fmt_decimal(pay['performance_base'])} × {f_txt} = {rec['commission']}")
+        return
 
     sales_base = returns_base = None
     sales_rate = returns_rate = None
@@ -698,11 +830,11 @@ def _compute_row(rec: dict, scheme: Scheme, team: dict, warnings: list[str]) -> 
     volume = sum(terms, Decimal(0))
     parts_txt = []
     if sales_term is not None:
-        parts_txt.append(f"{_fmt_short(sales_base)} × {_fmt(sales_rate)}")
+        parts_txt.append(f"{_fmt_short(sales_base)} × {fmt_decimal(sales_rate)}")
     if returns_term is not None:
-        base_txt = (f"{_fmt(rec['returns'])} × {_fmt(rec['aov'])}" if role in ("aftersales", "gold")
+        base_txt = (f"{fmt_decimal(rec['returns'])} × {fmt_decimal(rec['aov'])}" if role in ("aftersales", "gold")
                     else _fmt_short(returns_base))
-        parts_txt.append(f"{base_txt} × {_fmt(returns_rate)}")
+        parts_txt.append(f"{base_txt} × {fmt_decimal(returns_rate)}")
 
     if two_part:
         pool = scheme.quality_pool[role]
@@ -710,7 +842,7 @@ def _compute_row(rec: dict, scheme: Scheme, team: dict, warnings: list[str]) -> 
         rec["quality_part"] = pool * fraction
         rec["score_applies_to"] = "quality_pool"
         exact = volume + rec["quality_part"]
-        formula = " + ".join(parts_txt + [f"{_fmt(pool)} × {f_txt}"])
+        formula = " + ".join(parts_txt + [f"{fmt_decimal(pool)} × {f_txt}"])
     elif role == "gold" and scheme.gold_score_applies_to == "returns_only":
         rec["score_applies_to"] = "returns_only"
         exact = sales_term + returns_term * fraction
@@ -757,12 +889,12 @@ def write_payroll(result: CommissionResult, path: str | Path) -> list[Path]:
     unmatched = _for_sheet(result.unmatched)
     if suffix == ".csv":
         # CSV keeps the exact Decimal text (str(Decimal)), with a BOM so Excel shows Chinese.
-        exact_rows = result.rows.map(lambda v: _fmt(v) if isinstance(v, Decimal) else v)
+        exact_rows = result.rows.map(lambda v: fmt_decimal(v) if isinstance(v, Decimal) else v)
         exact_rows["commission"] = result.rows["commission"].map(lambda v: "" if v is None else str(v))
         exact_rows = excel_safe(exact_rows)
         exact_rows.to_csv(p, index=False, encoding="utf-8-sig")
         side = p.with_name(p.stem + ".unmatched.csv")
-        excel_safe(result.unmatched.map(lambda v: _fmt(v) if isinstance(v, Decimal) else v)).to_csv(
+        excel_safe(result.unmatched.map(lambda v: fmt_decimal(v) if isinstance(v, Decimal) else v)).to_csv(
             side, index=False, encoding="utf-8-sig")
         return [p, side]
     scheme_rows = pd.DataFrame(_flatten(result.scheme.to_dict() if result.scheme else {}), columns=["key", "value"])

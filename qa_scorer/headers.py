@@ -30,6 +30,31 @@ SALES_HEADERS: dict[str, tuple[str, ...]] = {
 #: The sales columns no chat export has: two of them make a file "a sales file".
 SALES_ONLY_COLUMNS = ("inquiry_sales", "inquiries", "buyers", "returns", "aov")
 
+#: KPI-file columns of ``qa-scorer assess --kpis`` (canonical name -> accepted headers).
+KPI_HEADERS: dict[str, tuple[str, ...]] = {
+    "agent": SALES_HEADERS["agent"],
+    "role": SALES_HEADERS["role"],
+    "period": SALES_HEADERS["period"],
+    "conversion_rate": ("conversion_rate", "询单转化率", "转化率"),
+    "inquiries": SALES_HEADERS["inquiries"],
+    "buyers": SALES_HEADERS["buyers"],
+    "aov": SALES_HEADERS["aov"],
+    "items_per_order": ("items_per_order", "客单件数", "件数", "人均件数", "客件数"),
+    "refund_rate": ("refund_rate", "退款率"),
+    "return_rate": ("return_rate", "退货率", "退换货率"),
+    "resolution_rate": ("resolution_rate", "解决率", "问题解决率"),
+    "complaints": ("complaints", "投诉数", "投诉量", "投诉次数"),
+    "complaint_rate": ("complaint_rate", "投诉率"),
+    "positive_rate": ("positive_rate", "好评率"),
+    "revised_reviews": ("revised_reviews", "改评数", "修改评价数", "中差评改好评数"),
+    "online_hours": ("online_hours", "在线时长", "在线时长(小时)", "在线时长(h)"),
+    "buyers_served": ("buyers_served", "接待人数", "接待量", "接待买家数"),
+}
+#: Columns only a KPI file has (what tells it apart from a chat export or a sales file).
+KPI_ONLY_COLUMNS = ("conversion_rate", "items_per_order", "refund_rate", "return_rate", "resolution_rate",
+                    "complaints", "complaint_rate", "positive_rate", "revised_reviews", "online_hours",
+                    "buyers_served")
+
 _IGNORED = re.compile(r"[\s_\-/]+")
 
 
@@ -103,4 +128,11 @@ def looks_like_sales_file(headers: Iterable[object]) -> bool:
     return len(found & set(SALES_ONLY_COLUMNS)) >= 2
 
 
+def looks_like_kpi_file(headers: Iterable[object]) -> bool:
+    """Two or more KPI-only columns (``KPI_ONLY_COLUMNS``): a KPI file for ``qa-scorer assess``."""
+    found = set(match_headers(headers, _KPI_LOOKUP).mapped.values())
+    return len(found & set(KPI_ONLY_COLUMNS)) >= 2
+
+
 _SALES_LOOKUP = alias_lookup(SALES_HEADERS)
+_KPI_LOOKUP = alias_lookup(KPI_HEADERS)

@@ -97,7 +97,10 @@ AGENT_OUTPUT_COLUMNS = AGENT_COLUMNS + [
     # appended: counted rounds answered by a human (numerator of reply_rate) and whether the
     # row is a shop's "(未分配)" row (conversations nobody can be held to).
     "answered_rounds", "unassigned",
-    # appended: conversations whose buyer_upset_max >= 0.5 (buyer signal; sorting only).
+    # appended: estimated online hours (在线时长) from the agent's human reply times
+    # (online_hours_from_replies; docs/metrics.md "Online hours").
+    "online_hours_est",
+    # appended, last: conversations whose buyer_upset_max >= 0.5 (buyer signal; sorting only).
     "buyer_upset_convs",
 ]
 
@@ -746,6 +749,35 @@ def conversation_metrics(messages: pd.DataFrame, settings: MetricSettings | None
 # --------------------------------------------------------------------------- agents
 
 
+def online_hours_from_replies(agent_codes: np.ndarray, sent_at: pd.Series, n_agents: int,
+                              gap_minutes: int) -> np.ndarray:
+    """Estimated online hours (在线时长) per agent code from the times of the agent's human replies.
+
+    Method (docs/metrics.md "Online hours"): sort each agent's reply times, take the gaps
+    between consecutive replies, keep the gaps of at most ``gap_minutes`` minutes (a longer
+    silence counts as offline) and sum them.  A lone reply adds nothing, so the figure is a
+    lower bound of the time the agent was at work.  Vectorised: one sort by (agent, time) and
+    one ``np.bincount``.
+    """
+    if len(agent_codes) == 0:
+        return np.zeros(n_agents, dtype=float)
+    times = pd.to_datetime(pd.Series(sent_at).reset_index(drop=True))
+    if isinstance(times.dtype, pd.DatetimeTZDtype):
+        times = times.dt.tz_localize(None)
+    ns = times.to_numpy(dtype="datetime64[ns]")
+    valid = ~np.isnat(ns)
+    codes = np.asarray(agent_codes, dtype=np.int64)[valid]
+    ns = ns[valid].view(np.int64)
+    order = np.lexsort((ns, codes))
+    codes, ns = codes[order], ns[order]
+    gaps = np.diff(ns)
+    same = codes[1:] == codes[:-1]
+    keep = same & (gaps <= np.int64(gap_minutes) * 60 * 1_000_000_000)
+    seconds = np.bincount(codes[1:][keep], weights=gaps[keep] / 1e9, minlength=n_agents)
+    return np.round(seconds / 3600.0, 4)  # 0.0001 h = 0.36 s: nothing a payroll clerk sees is lost
+
+
+
 def agent_metrics(replies: pd.DataFrame, rounds: pd.DataFrame, conversations: pd.DataFrame,
                   settings: MetricSettings | None = None) -> pd.DataFrame:
     """One row per agent (sorted by name), aggregated only from the three per-conversation tables.
@@ -852,6 +884,9 @@ def agent_metrics(replies: pd.DataFrame, rounds: pd.DataFrame, conversations: pd
     # 消息回复率: counted buyer rounds answered by a human / counted buyer rounds.
     out["reply_rate"] = ratio("answered_rounds", "counted_rounds")
     out["greeting_rate"] = ratio("greeted", "replied_conversations")
+
+    out["online_hours_est"] = online_hours_from_replies(
+        reply_agent, replies["sent_at"][human], n_names, settings.online_gap_minutes)
 
     out["unassigned"] = out["agent"].str.endswith(UNASSIGNED).to_numpy(dtype=bool)
     out = out[out["agent"] != ""].sort_values("agent", kind="stable")

@@ -59,6 +59,8 @@ class AuditOptions:
     xlsx: bool = True
     xlsx_max_rows: int = 5_000          # rows per sheet in audit.xlsx (the CSVs always hold everything)
     worst_n: int = 20                   # conversations rendered as chats in report.html
+    db: str | None = None               # record the run in this workspace (path or URL; docs/workspace.md)
+    db_actor: str | None = None         # who ran it, for the workspace's audit trail
     # the "auto" thresholds, visible here and in run.json
     pool_above_bytes: int = 4 << 20     # inputs this big are scored by a worker pool (when tagging)
     stream_above_bytes: int = 1 << 30   # inputs this big are read chunk by chunk

@@ -92,7 +92,7 @@ def audit(paths: Iterable[str | Path], options: AuditOptions | None = None,
     "reading NAME" with the number of files read, then "scoring" with the share of rows scored."""
     from qa_scorer import rubric as rubric_mod
 
-    options = options or AuditOptions()
+    options = _workspace_model(options or AuditOptions())
     say = progress or (lambda stage, done: None)
     rubric = rubric_mod.load_rubric(options.rubric_path)
     plan = plan_audit(paths, options, rubric)
@@ -105,6 +105,19 @@ def audit(paths: Iterable[str | Path], options: AuditOptions | None = None,
         shutil.rmtree(out_dir, ignore_errors=True)
         raise
     return _publish(result, out_dir, plan.out_dir)
+
+
+def _workspace_model(options: AuditOptions) -> AuditOptions:
+    """``audit --db`` without ``--model`` scores with the workspace's active model, when one was
+    promoted (``qa-scorer model promote``); its bytes reach the workers as a file path."""
+    if not options.db or options.model_path is not None or not options.tags:
+        return options
+    from dataclasses import replace
+
+    from qa_scorer.workspace.models import active_model_file
+
+    path = active_model_file(options.db)
+    return options if path is None else replace(options, model_path=path)
 
 
 def _staging_dir(final: Path) -> Path:
@@ -162,6 +175,10 @@ def _run(plan: AuditPlan, rubric, out_dir: Path, say) -> "AuditResult":
         facts, worst = AgentFacts(plan.keep_tables), WorstConversations(options.worst_n)
         table_files, xlsx_rows = TableFiles(out_dir), WorkbookRows(options.xlsx_max_rows)
         sinks = [table_files, facts, worst] + ([xlsx_rows] if options.xlsx else [])
+        model_info = executor.submit(describe_model, plan.model_path).result() if plan.tags else None
+        recorder = _workspace_recorder(plan, rubric, model_info)
+        if recorder is not None:
+            sinks.append(recorder)
         in_flight: deque = deque()
 
         def chunks():  # remembers each chunk handed out: results come back in the same order
@@ -177,16 +194,21 @@ def _run(plan: AuditPlan, rubric, out_dir: Path, say) -> "AuditResult":
 
         n_chunks = 0
         t_score = time.perf_counter()
-        for scored in executor.map(scorer, chunks()):
-            chunk = in_flight.popleft()
-            n_chunks += 1
-            for key, value in scored.timings.items():
-                timings[f"chunk_{key}"] = timings.get(f"chunk_{key}", 0.0) + value
-            t = time.perf_counter()
-            for sink in sinks:
-                sink.add(chunk, scored)
-            _timed(timings, "sinks", t)
-            say("scoring", facts.n_messages / source.total_rows if source.total_rows else 0)
+        try:
+            for scored in executor.map(scorer, chunks()):
+                chunk = in_flight.popleft()
+                n_chunks += 1
+                for key, value in scored.timings.items():
+                    timings[f"chunk_{key}"] = timings.get(f"chunk_{key}", 0.0) + value
+                t = time.perf_counter()
+                for sink in sinks:
+                    sink.add(chunk, scored)
+                _timed(timings, "sinks", t)
+                say("scoring", facts.n_messages / source.total_rows if source.total_rows else 0)
+        except BaseException:
+            if recorder is not None:
+                recorder.abort()  # one transaction: a failed audit records nothing
+            raise
         timings["score_wall"] = time.perf_counter() - t_score - timings.get("sinks", 0.0)
         if n_chunks == 0:  # nothing readable: empty tables with every column, as a normal audit has
             from qa_scorer.schema import empty_messages
@@ -194,18 +216,28 @@ def _run(plan: AuditPlan, rubric, out_dir: Path, say) -> "AuditResult":
             empty_scored = score_chunk(empty, plan.settings, rubric, None, data_end=None)
             for sink in (facts, table_files):
                 sink.add(empty, empty_scored)
-        model_info = executor.submit(describe_model, plan.model_path).result() if plan.tags else None
         executor_info = executor.describe()
     if source.split_conversations:
         notes.append(_("{n} conversation ids came back after their chunk was closed (the export does not list "
                        "each conversation's rows together); their parts were audited as separate conversations "
                        "- audit with --read whole to join them").format(n=f"{source.split_conversations:,}"))
     return _finish(plan, rubric, out_dir, source, facts, worst, xlsx_rows, table_files, n_chunks, model_info,
-                   executor_info, timings, notes, say)
+                   executor_info, timings, notes, say, recorder)
+
+
+def _workspace_recorder(plan: AuditPlan, rubric, model_info):
+    """The workspace sink when the audit records into a workspace (``AuditOptions.db``)."""
+    if not plan.options.db:
+        return None
+    from qa_scorer.workspace import Workspace
+
+    run_info = {"qa_scorer_version": __version__, "model": model_info, "rubric": rubric.to_dict(),
+                "settings": plan.settings.to_dict(), "actor": plan.options.db_actor}
+    return Workspace(plan.options.db).recorder(run_info, plan.options.db_actor)
 
 
 def _finish(plan: AuditPlan, rubric, out_dir: Path, source, facts, worst, xlsx_rows, table_files, n_chunks,
-            model_info, executor_info, timings, notes, say) -> AuditResult:
+            model_info, executor_info, timings, notes, say, recorder=None) -> AuditResult:
     """Agent table, then the files for people: report.html, audit.xlsx, run.json."""
     from qa_scorer import metrics
     from qa_scorer import rubric as rubric_mod
@@ -236,6 +268,15 @@ def _finish(plan: AuditPlan, rubric, out_dir: Path, source, facts, worst, xlsx_r
         **plan.to_dict(), **executor_info,
         "chunks": n_chunks, "chunk_rows": source.chunk_rows,
     }
+    if recorder is not None:
+        t = time.perf_counter()
+        try:
+            from qa_scorer.workspace.files import input_records
+            run_info["workspace"] = recorder.finish(run_info, input_records(source.files)).to_dict()
+        except BaseException:
+            recorder.abort()
+            raise
+        _timed(timings, "workspace", t)
     written = [f.path for f in table_files.files.values()]
     t = time.perf_counter()
     for name, table in (("rejected", rejected), ("conversations", conversations), ("agents", agents)):

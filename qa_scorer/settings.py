@@ -130,6 +130,10 @@ class MetricSettings:
     # Buyer question types: "auto" = the learned detector (qa_scorer.question_types) when it is
     # installed, else the keyword rules; "keywords" = always the keyword rules (reproducible).
     question_types: str = "auto"
+    # 在线时长 estimate (agents.online_hours_est, docs/metrics.md "Online hours"): the gaps between
+    # an agent's consecutive human replies that are at most this many minutes are summed; longer
+    # gaps count as offline.
+    online_gap_minutes: int = 30
 
     @property
     def service_start_s(self) -> int:
@@ -159,7 +163,8 @@ class MetricSettings:
                 f"{where}.service_end ({self.service_end}); service hours cannot wrap past midnight"
             )
         for name in ("within_seconds", "slow_seconds", "min_reply_chars", "product_answer_min_chars",
-                     "closing_silence_s", "slow_reception_count", "session_gap_s", "reply_turn_window_s"):
+                     "closing_silence_s", "slow_reception_count", "session_gap_s", "reply_turn_window_s",
+                     "online_gap_minutes"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 0:
                 raise SettingsError(f"{where}.{name} must be a whole number >= 0, got {v!r}")

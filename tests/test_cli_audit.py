@@ -105,6 +105,7 @@ def test_audit_summary_is_chinese_by_default(tmp_path):
     assert "买家 478" in out and "客服 385" in out
     assert re.search(r"3分钟响应率\s*│\s*\d{1,3}\.\d%", out)  # a percentage, not 0.916
     assert "看起来是销售数据文件" in out and "未质检" in out  # the sales file is skipped, said in Chinese
+    assert "kpis_2026-11.csv: 看起来是考核指标文件" in out          # so is the KPI file of `assess`
     assert "mean agent score" not in out.lower() and "Files read" not in out
 
 

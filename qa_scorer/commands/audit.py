@@ -121,6 +121,10 @@ def audit_command(
                                  help="local engine: in-process, pool (worker processes) or auto (pool for inputs over 4 MB)."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler",
                                             help="dask.distributed scheduler address, e.g. tcp://10.0.0.5:8786."),
+    db: Optional[str] = typer.Option(None, "--db", envvar="QA_SCORER_DB",
+                                     help="Also record the run in this workspace (SQLite path or postgresql:// URL; "
+                                          "see docs/workspace.md). Re-auditing the same input changes nothing."),
+    by: Optional[str] = typer.Option(None, "--by", help="--db: who ran the audit (for the audit trail)."),
 ) -> None:
     """Audit chat exports: metrics, reply tags and service scores per conversation and agent."""
     if fmt and fmt not in FORMATS:
@@ -146,6 +150,7 @@ def audit_command(
         metric_overrides={k: v for k, v in overrides.items() if v is not None},
         model_path=model, tags=tags, workers=workers, html=html, xlsx=xlsx, xlsx_max_rows=xlsx_max_rows,
         chunk_rows=chunk_size, read=read, engine=engine, executor=executor, scheduler=scheduler,
+        db=db, db_actor=by,
     )
     from qa_scorer.ingest import discover_files
     n_files = len(discover_files([str(p) for p in paths])[0])
@@ -222,6 +227,12 @@ def summary_rows(result) -> list[tuple[str, str]]:
         rows.append((_("Conversations to review"), f"{n_review:,}" + (
             "  -> conversations.csv needs_review" if n_review else "")))
     rows.append((_("Output folder"), str(result.out_dir)))
+    ws = result.run_info.get("workspace")
+    if ws:
+        rows.append((_("Workspace"), _("run {run}: {new} new, {updated} updated, {unchanged} unchanged, "
+                                       "{closed} in closed periods (not changed)").format(
+            run=ws["run_id"], new=f"{ws['new']:,}", updated=f"{ws['updated']:,}", unchanged=f"{ws['unchanged']:,}",
+            closed=f"{ws['skipped_closed']:,}")))
     return rows
 
 

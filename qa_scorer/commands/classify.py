@@ -49,28 +49,68 @@ def _load(model_path: Optional[Path]):
 
 
 def train(
-    data: Path = typer.Argument(..., help="Labelled corpus CSV: text,context,pushy,unhelpful,rude,overclaim,source[,split]."),
+    data: Optional[Path] = typer.Argument(None, help="Labelled corpus CSV: text,context,pushy,unhelpful,rude,overclaim,source[,split]."),
+    corpus_opt: Optional[Path] = typer.Option(None, "--corpus", help="The base corpus (same as DATA)."),
+    add: Optional[Path] = typer.Option(None, "--add", help="Shop labels from `qa-scorer labels export`: their complete "
+                                       "'train' rows join the training rows, 'test' rows are never fitted."),
+    weight_shop: int = typer.Option(1, "--weight-shop", min=1, help="With --add: each shop training row counts N times."),
+    parent: Optional[Path] = typer.Option(None, "--parent", help="The model this one replaces (recorded as a parent)."),
     out: Path = typer.Option(Path("models/reply_tagger.skops"), "--out", help="Where to write the model (.skops)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the group split (if DATA has no split column) and the folds."),
+    threshold_folds: int = typer.Option(5, "--threshold-folds", min=0,
+                                        help="Out-of-fold predictions on the train rows that join the validation "
+                                             "split for placing thresholds (0 = validation split only: faster)."),
     cv_folds: int = typer.Option(0, "--cv-folds", help="Also print N-fold grouped cross-validation on train+validation (0 = skip)."),
 ) -> None:
     """Train the reply classifier on the train split; thresholds come from held-out predictions
     (validation split + out-of-fold train predictions); the test split is left untouched.
 
-    Example:  qa-scorer train models/training/corpus.csv --out models/reply_tagger.skops --seed 0
-    """
-    from qa_scorer.classifier import CorpusError, cross_validate, save_model, train_model
-    from qa_scorer.classifier.files import InputFileError, read_corpus
+    With --add, the shop's own labels (docs/closed-loop.md) are trained on too; the model records the
+    corpus hash, the label counts and its parents (base corpus, labels, --parent).
 
+    Example:  qa-scorer train models/training/corpus.csv --out models/reply_tagger.skops --seed 0
+
+    Example:  qa-scorer train --corpus models/training/corpus.csv --add labels.csv --weight-shop 2 --out candidate.skops
+    """
+    import hashlib
+
+    from qa_scorer.classifier import CorpusError, corpus_fingerprint, cross_validate, save_model, train_model
+    from qa_scorer.classifier.files import InputFileError, read_corpus
+    from qa_scorer.i18n import _
+
+    if (data is None) == (corpus_opt is None):
+        _fail(_("give the base corpus once: as DATA or as --corpus"))
+    data = data or corpus_opt
+    facts = None
     try:
         corpus = read_corpus(data)
-        model = train_model(corpus, seed=seed, name=str(data))
+        base_info = {"name": Path(data).name, "corpus_sha256": corpus_fingerprint(corpus), "rows": int(len(corpus))}
+        if add is not None:
+            from qa_scorer.workspace.db import WorkspaceError
+            from qa_scorer.workspace.labels import read_labels, training_frame
+
+            try:
+                corpus, facts = training_frame(corpus, read_labels(add), weight=weight_shop)
+            except WorkspaceError as exc:
+                _fail(str(exc))
+        model = train_model(corpus, seed=seed, name=str(data), threshold_folds=threshold_folds)
     except (CorpusError, InputFileError) as exc:
         _fail(str(exc))
+    parents = {"base_corpus": base_info}
+    if facts is not None:
+        parents["shop_labels"] = {"name": Path(add).name, "labels_sha256": facts["labels_sha256"]}
+        model.metadata_["shop_labels"] = facts
+    if parent is not None:
+        parents["model"] = {"name": parent.name, "file_sha256": hashlib.sha256(parent.read_bytes()).hexdigest()}
+    model.metadata_["parents"] = parents
     save_model(model, out)
     meta = model.metadata_
     console.print(f"trained on {meta['rows']['train']} rows ({meta['groups']['train']} groups); "
                   f"validation {meta['rows']['validation']} rows; test {meta['rows']['test']} rows left untouched")
+    if facts is not None:
+        typer.echo(_("shop labels: {train} training rows (x{w}), {test} held out, {skipped} incomplete rows "
+                     "skipped").format(train=facts["train_rows"], w=facts["weight"], test=facts["test_rows"],
+                                       skipped=facts["skipped_incomplete"]))
     from qa_scorer.classifier import evaluate_model
     valid = corpus[corpus["split"] == "validation"] if "split" in corpus.columns else None
     if valid is not None and len(valid):

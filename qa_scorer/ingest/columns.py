@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from qa_scorer.headers import alias_lookup, header_key, looks_like_sales_file, match_headers
+from qa_scorer.headers import alias_lookup, header_key, looks_like_kpi_file, looks_like_sales_file, match_headers
 from qa_scorer.i18n import _
 
 __all__ = ["COLUMN_ALIASES", "REQUIRED", "parse_column_mapping", "map_headers", "missing_required",
-           "looks_like_sales_file", "header_key", "mapping_conflicts", "missing_columns_hint"]
+           "looks_like_sales_file", "looks_like_kpi_file", "header_key", "mapping_conflicts", "missing_columns_hint"]
 
 #: canonical name -> accepted header spellings (compared with ``qa_scorer.headers.header_key``)
 COLUMN_ALIASES: dict[str, list[str]] = {

@@ -23,7 +23,7 @@ import pandas as pd
 
 from qa_scorer.i18n import _
 
-from .columns import (looks_like_sales_file, map_headers, mapping_conflicts, missing_columns_hint,
+from .columns import (looks_like_kpi_file, looks_like_sales_file, map_headers, mapping_conflicts, missing_columns_hint,
                       missing_required)
 from .encoding import COUNTING_REPLACE, DecodeError, decode_bytes, replaced_count, reset_replaced, sniff_file_encoding
 
@@ -185,6 +185,8 @@ def _rename(frame: pd.DataFrame, path: Path, columns: dict[str, str] | None) -> 
     mapped = map_headers(headers, columns)
     missing = missing_required(mapped)
     if missing:
+        if looks_like_kpi_file(headers):
+            raise NotAChatExport(_("looks like a KPI file (use it with `qa-scorer assess --kpis`)"))
         if looks_like_sales_file(headers):
             raise NotAChatExport(_("looks like a sales file (use it with `qa-scorer commission --sales`)"))
         shown = ", ".join(str(h) for h in headers[:12])

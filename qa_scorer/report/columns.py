@@ -27,6 +27,7 @@ UNITS = {
     "prob": N_("probability 0–1"),
     "json": N_("JSON"),
     "int": N_("number"),
+    "h": N_("hours"),
 }
 
 # name -> (label, unit, meaning).  Labels are msgids (English) translated at use; the meaning
@@ -133,6 +134,9 @@ COLUMNS: dict[str, tuple[str, str, str]] = {
     "conversations_scored": (N_("Conversations scored"), "count", "conversations with a service score"),
     "auto_failed_conversations": (N_("Auto-failed conversations"), "count", "conversations set to 0 by an auto-fail item"),
     "conversation_score_mean": (N_("Mean conversation score"), "points", "mean of the agent's conversation scores, before agent items"),
+    "online_hours_est": (N_("Online hours (estimated)"), "h",
+                         "在线时长 estimate: sum of the gaps of at most online_gap_minutes (30) between the agent's "
+                         "consecutive human replies (docs/metrics.md \"Online hours\")"),
     # --- tags (classifier)
     "pushy": (N_("pushy"), "count", "replies tagged pushy (催单) (replies.csv: yes/no)"),
     "unhelpful": (N_("unhelpful"), "count", "replies tagged unhelpful (敷衍) (replies.csv: yes/no)"),
