@@ -27,7 +27,6 @@ missing gets the status ``missing_kpis`` and no total: never silently scored.
 
 from __future__ import annotations
 
-import json
 import tomllib
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -39,7 +38,7 @@ import pandas as pd
 
 from qa_scorer.booleans import parse_bool
 from qa_scorer.commission import (
-    ROLE_ALIASES, ROLES, SCORES_HEADERS, SalesError, candidates_for, canonical_columns, fmt_decimal,
+    ROLE_ALIASES, ROLES, SCORES_HEADERS, SalesError, candidates_for, canonical_columns, flatten_settings, fmt_decimal,
     is_unassigned_name, norm_name, parse_number, read_table, sub_account_index, to_decimal,
 )
 from qa_scorer.headers import KPI_HEADERS, header_key
@@ -1061,7 +1060,7 @@ def write_assessment(result: AssessmentResult, path: str | Path, *, html: bool =
             written.append(side)
     else:
         sheet_rows = [(s.name, key, value) for s in result.sheets
-                      for key, value in _flatten(s.to_dict())]
+                      for key, value in flatten_settings(s.to_dict())]
         frames = (("assessment", _for_sheet(result.rows)), ("items", _for_sheet(result.items)),
                   ("missing", _for_sheet(result.missing)),
                   ("warnings", excel_safe(pd.DataFrame({"warning": result.warnings}))),
@@ -1081,17 +1080,7 @@ def write_assessment(result: AssessmentResult, path: str | Path, *, html: bool =
     return written
 
 
-def _flatten(d: dict, prefix: str = "") -> list[tuple[str, str]]:
-    out = []
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict):
-            out.extend(_flatten(v, key + "."))
-        elif isinstance(v, list):
-            out.append((key, json.dumps(v, ensure_ascii=False)))
-        else:
-            out.append((key, str(v)))
-    return out
+
 
 
 def render_assessment_html(result: AssessmentResult) -> str:

@@ -53,9 +53,9 @@ def _add_lang_everywhere(typer_app: typer.Typer) -> None:
 
 
 def _register_commands() -> None:
-    from qa_scorer.commands import assess, audit, classify, closed_loop, coach, commission, rubric, workspace
+    from qa_scorer.commands import assess, audit, classify, closed_loop, coach, commission, rubric, workspace, serve
 
-    for module in (audit, classify, rubric, commission, assess, coach, workspace, closed_loop):
+    for module in (audit, classify, rubric, commission, assess, coach, workspace, closed_loop, serve):
         module.register(app)
     _add_lang_everywhere(app)
 

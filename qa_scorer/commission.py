@@ -27,6 +27,7 @@ status, never dropped or paid zero.  An unassigned bucket (``店铺:(未分配)`
 from __future__ import annotations
 
 import csv
+import json
 import dataclasses
 import io
 import tomllib
@@ -897,7 +898,7 @@ def write_payroll(result: CommissionResult, path: str | Path) -> list[Path]:
         excel_safe(result.unmatched.map(lambda v: fmt_decimal(v) if isinstance(v, Decimal) else v)).to_csv(
             side, index=False, encoding="utf-8-sig")
         return [p, side]
-    scheme_rows = pd.DataFrame(_flatten(result.scheme.to_dict() if result.scheme else {}), columns=["key", "value"])
+    scheme_rows = pd.DataFrame(flatten_settings(result.scheme.to_dict() if result.scheme else {}), columns=["key", "value"])
     warnings = pd.DataFrame({"warning": result.warnings})
     with pd.ExcelWriter(p, engine="xlsxwriter") as writer:
         book = writer.book
@@ -922,12 +923,16 @@ def write_payroll(result: CommissionResult, path: str | Path) -> list[Path]:
     return [p]
 
 
-def _flatten(d: dict, prefix: str = "") -> list[tuple[str, str]]:
+def flatten_settings(d: dict, prefix: str = "") -> list[tuple[str, str]]:
+    """A nested settings dict (a scheme, a sheet) as ("a.b.c", value text) rows for a spreadsheet;
+    lists as JSON."""
     out = []
     for k, v in d.items():
         key = f"{prefix}{k}"
         if isinstance(v, dict):
-            out.extend(_flatten(v, key + "."))
+            out.extend(flatten_settings(v, key + "."))
+        elif isinstance(v, list):
+            out.append((key, json.dumps(v, ensure_ascii=False, default=str)))
         else:
             out.append((key, str(v)))
     return out

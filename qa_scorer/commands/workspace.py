@@ -210,6 +210,31 @@ def user_disable(name: str = typer.Argument(...), by: Optional[str] = typer.Opti
         typer.echo(_("disabled {name}").format(name=plain(name)))
 
 
+@user_app.command("passwd")
+def user_passwd(name: str = typer.Argument(...),
+                password_stdin: bool = typer.Option(False, "--password-stdin",
+                                                    help="Read the password from the first line of stdin (scripts)."),
+                by: Optional[str] = typer.Option(None, "--by", help="Who sets it (recorded in the events)."),
+                db: str = db_option()) -> None:
+    """Set a user's web app password (asked twice, not shown; hashed with scrypt).
+
+    Example:  qa-scorer user passwd 小王 --db qa.db
+    """
+    import sys
+
+    from qa_scorer.web.auth import set_password
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt(_("new password"), hide_input=True)
+        if password != typer.prompt(_("repeat the password"), hide_input=True):
+            fail(_("the two passwords differ; nothing was changed"), 1)
+    with workspace(db) as ws:
+        set_password(ws, name, password, actor=by)
+        typer.echo(_("password set for {name}").format(name=plain(name)))
+
+
 # --- review ------------------------------------------------------------------------------------
 review_app = typer.Typer(help="The review queue, one conversation, and decisions.", no_args_is_help=True)
 
