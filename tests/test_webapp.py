@@ -161,6 +161,7 @@ ROLE_MATRIX = {
     "/appeals": {"lead": 200, "rev1": 403, "qiqi": 200, "coach": 403},
     "/calibration": {"lead": 200, "rev1": 200, "qiqi": 403, "coach": 403},
     "/payroll": {"lead": 200, "rev1": 403, "qiqi": 403, "coach": 403},
+    "/model": {"lead": 200, "rev1": 403, "qiqi": 403, "coach": 403},
     "/coach": {"lead": 200, "rev1": 403, "qiqi": 403, "coach": 200},
     f"/c/{C018}": {"lead": 200, "rev1": 200, "qiqi": 200, "ajie": 403, "coach": 403},
     f"/c/{C034}": {"lead": 200, "rev1": 200, "qiqi": 403, "ajie": 200, "coach": 403},
@@ -173,6 +174,19 @@ def test_role_matrix(app):
         for user, status in expected.items():
             c = clients.setdefault(user, login(app, user))
             assert c.get(path, follow_redirects=False).status_code == status, (user, path)
+
+
+def test_model_page_shows_the_closed_loop(app, ws):
+    """The lead's view of the closed loop: one rejected and one confirmed tag are 2 labels; the
+    month's model-vs-reviewer agreement is 1 of 2 (the rejection is a disagreement)."""
+    ws.decide(C018, reviewer="rev1", item="rude", seq=6, verdict="reject", reason="在确认需求")
+    ws.decide(C018, reviewer="rev1", item="unhelpful", seq=4, verdict="confirm", reason="敷衍")
+    page = login(app, "lead").get("/model").text
+    assert "模型与标签" in page and "已标注的回复" in page
+    row = page[page.index('id="agreement"'):]
+    assert re.search(r"<td>2026-11</td><td>全部</td><td class=\"num\">2</td><td class=\"num\">1</td>"
+                     r"<td class=\"num\">0.50</td>", row)
+    assert "出厂模型" in page           # no model promoted: the shipped one scored the audit
 
 
 def test_an_agent_cannot_decide_or_act_as_a_lead(app, ws):

@@ -14,7 +14,8 @@ from rich.console import Console
 from rich.table import Table
 
 from qa_scorer.commands.common import fail, plain, safe
-from qa_scorer.i18n import N_, _
+from qa_scorer.i18n import _
+from qa_scorer.workspace.words import word
 
 DB_HELP = ("Workspace: a SQLite file path (created on first use) or a URL such as postgresql://user@host/db. "
            "Also QA_SCORER_DB.")
@@ -44,19 +45,7 @@ def workspace(db: str, *, create: bool = False) -> Iterator:
         ws.close()
 
 
-#: Workflow words shown in the current language (status, verdict, role, outcome).
-WORDS = {
-    "open": N_("open"), "closed": N_("closed"), "done": N_("done"), "pending": N_("pending"),
-    "upheld": N_("upheld"), "overturned": N_("overturned"), "confirm": N_("confirm"), "reject": N_("reject"),
-    "add": N_("add"), "adjust": N_("adjust"), "review": N_("review"), "appeal": N_("appeal"),
-    "calibration": N_("calibration"), "lead": N_("lead"), "reviewer": N_("reviewer"), "trainer": N_("trainer"),
-    "agent": N_("agent"), "candidate": N_("candidate"), "active": N_("active"), "retired": N_("retired"),
-}
 _WORD_COLUMNS = {"status", "verdict", "decision", "source", "role"}
-
-
-def word(value) -> str:
-    return _(WORDS[value]) if isinstance(value, str) and value in WORDS else ("" if value is None else str(value))
 
 
 def show_table(df: pd.DataFrame, columns: dict[str, str], title: str | None = None) -> None:

@@ -41,6 +41,7 @@ from qa_scorer.schema import TAGS
 from qa_scorer.web import auth
 from qa_scorer.workspace import schema as S
 from qa_scorer.workspace.db import ConflictError, NotFound, PermissionDenied, WorkspaceError
+from qa_scorer.workspace.words import word as workflow_word
 
 HERE = Path(__file__).resolve().parent
 C = S.conversations.c
@@ -59,17 +60,11 @@ SESSION_MAX_AGE = 12 * 3600
 #: How long the lead dashboard's per-agent aggregate is reused before it is recomputed (seconds).
 DASHBOARD_TTL = 60
 
-WORDS = {
-    "open": N_("open"), "closed": N_("closed"), "done": N_("done"), "pending": N_("pending"),
-    "upheld": N_("upheld"), "overturned": N_("overturned"), "confirm": N_("confirm"), "reject": N_("reject"),
-    "add": N_("add"), "adjust": N_("adjust"), "review": N_("review"), "appeal": N_("appeal"),
-    "calibration": N_("calibration"), "lead": N_("lead"), "reviewer": N_("reviewer"), "trainer": N_("trainer"),
-    "agent": N_("agent"),
-}
 #: Each role's pages in the navigation (path, label).
 NAV = {
     "lead": [("/dashboard", N_("Dashboard")), ("/queue", N_("Review queue")), ("/appeals", N_("Appeals")),
-             ("/calibration", N_("Calibration")), ("/payroll", N_("Payroll")), ("/coach", N_("Coaching"))],
+             ("/calibration", N_("Calibration")), ("/model", N_("Model & labels")), ("/payroll", N_("Payroll")),
+             ("/coach", N_("Coaching"))],
     "reviewer": [("/queue", N_("My queue")), ("/calibration", N_("Calibration"))],
     "agent": [("/me", N_("My scores")), ("/appeals", N_("My appeals"))],
     "trainer": [("/coach", N_("Coaching"))],
@@ -99,7 +94,7 @@ def fmt(v, digits: int = 1) -> str:
 
 
 def word(v) -> str:
-    return _(WORDS[v]) if isinstance(v, str) and v in WORDS else ("" if _missing(v) else str(v))
+    return "" if _missing(v) else workflow_word(v)
 
 
 def item_label(item: str) -> str:
@@ -531,6 +526,19 @@ def dashboard(desk: Desk, request: Request, user, form):
 
 
 @page("lead")
+def model_page(desk: Desk, request: Request, user, form):
+    """The closed loop for the lead (docs/closed-loop.md): labels from reviews, model-vs-human
+    agreement per month, when the model changed, which model scored each audit run."""
+    from qa_scorer.workspace.models import list_models, loop_report
+
+    rep = loop_report(desk.ws)
+    return desk.render(request, "model.html", summary=rep["summary"].to_dict("records")[0],
+                       labels=rep["labels"].to_dict("records"), agreement=rep["agreement"].to_dict("records"),
+                       changes=rep["model_changes"].to_dict("records"), runs=rep["runs"].tail(20).to_dict("records"),
+                       models=list_models(desk.ws).to_dict("records"))
+
+
+@page("lead")
 def period_action(desk: Desk, request: Request, user, form):
     period = _period_param(request.path_params["period"])
     action = request.path_params["action"]
@@ -763,6 +771,7 @@ def create_app(db: Any, *, https: bool = False, limiter: auth.LoginLimiter | Non
         Route("/appeals/{id}/decide", decide_appeal, methods=["POST"]),
         Route("/calibration", calibration_list),
         Route("/calibration/{id}", calibration_page),
+        Route("/model", model_page),
         Route("/payroll", payroll_page, methods=["GET", "POST"]),
         Route("/coach", coach_page),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
