@@ -38,6 +38,7 @@ def serve(
 
     from qa_scorer.web import create_app
     from qa_scorer.workspace import WorkspaceError
+    from qa_scorer.workspace.db import display_url
 
     try:
         app = create_app(db, https=https)
@@ -48,7 +49,7 @@ def serve(
                      "in clear text. Put a TLS reverse proxy in front and add --https (docs/webapp.md).").format(
                          host=host), err=True)
     typer.echo(_("serving {url} on http://{host}:{port}/ (Ctrl+C stops)").format(
-        url=plain(repr(app.state.desk.ws), 500), host=host, port=port), err=True)
+        url=plain(display_url(app.state.desk.ws.url), 500), host=host, port=port), err=True)
     uvicorn.run(app, host=host, port=port, log_level="info", server_header=False,
                 proxy_headers=True, forwarded_allow_ips="127.0.0.1")
 
