@@ -382,6 +382,7 @@ def test_serve_binds_loopback_and_warns_when_exposed_without_tls(ws, monkeypatch
     r = CliRunner().invoke(cli, ["serve", "--db", ws.url])
     assert r.exit_code == 0, r.output
     assert calls[-1]["host"] == "127.0.0.1" and calls[-1]["port"] == 8765 and "TLS" not in r.output
+    assert "http://127.0.0.1:8765/" in r.output and "Workspace(" not in r.output
     r = CliRunner().invoke(cli, ["serve", "--db", ws.url, "--host", "0.0.0.0"])
     assert calls[-1]["host"] == "0.0.0.0" and "TLS" in r.output
     r = CliRunner().invoke(cli, ["serve", "--db", ws.url, "--host", "0.0.0.0", "--https"])
