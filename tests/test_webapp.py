@@ -387,3 +387,16 @@ def test_serve_binds_loopback_and_warns_when_exposed_without_tls(ws, monkeypatch
     assert calls[-1]["host"] == "0.0.0.0" and "TLS" in r.output
     r = CliRunner().invoke(cli, ["serve", "--db", ws.url, "--host", "0.0.0.0", "--https"])
     assert "TLS" not in r.output
+
+
+def test_an_appeal_after_the_window_is_refused_with_the_date(app, ws):
+    """The review was 8 days ago; the window is 7 days: the agent's appeal gets a 400 page that
+    says when the window closed, and nothing is written."""
+    ws.decide(C018, reviewer="rev1", item="unhelpful", seq=4, verdict="confirm", reason="敷衍")
+    with ws.begin() as conn:
+        conn.execute(update(S.decisions).values(created_at="2026-11-20 10:00:00"))
+    agent = login(app, "qiqi")
+    r = agent.post(f"/c/{C018}/appeal", data={"csrf": token(agent, "/me"), "comment": "详情页确实写了"})
+    assert r.status_code == 400
+    assert "申诉期已于 2026-11-27 10:00 结束" in r.text
+    assert ws.appeals().empty
