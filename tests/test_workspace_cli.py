@@ -113,3 +113,41 @@ def test_month_end_to_end(db_url, tmp_path):
     events = run("workspace", "events", "--limit", 200, *db)
     for kind in ("audit", "decision", "appeal_file", "appeal_decide", "period_close"):
         assert kind in events
+
+
+def test_the_other_workspace_commands(db_url, tmp_path):
+    """init, status, set, user list/disable, the queue's probability and random options, period
+    reopen, calibration start/report: each command once, with what it must print or write."""
+    db = ("--db", db_url)
+    assert "结构版本 0003" in run("workspace", "init", *db)
+    run("audit", SAMPLES, "-o", tmp_path / "report", "--no-html", "--no-xlsx", "--no-tags", *db)
+    for name, role in (("组长", "lead"), ("小王", "reviewer"), ("小李", "reviewer"), ("小美", "reviewer")):
+        run("user", "add", name, "--role", role, *db)
+    status = run("workspace", "status", *db)
+    assert re.search(r"会话\s*│\s*96", status) and re.search(r"用户数\s*│\s*4", status)
+    assert "appeal_window_days = 10" in run("workspace", "set", "appeal_window_days", "10", "--by", "组长",
+                                            "--reason", "双十一", *db)
+    run("workspace", "set", "appeal_window_days", "45", "--by", "组长", *db, code=1)
+    assert "已停用 小美" in run("user", "disable", "小美", "--by", "组长", "--reason", "离职", *db)
+    users = run("user", "list", *db)
+    assert re.search(r"小美\s*│\s*质检员\s*│[^│]*│\s*否", users)
+    # without tags the machine flagged nothing: the probability options add nothing, random 10 % does
+    out = run("review", "queue", "--build", "--period", "2026-11", "--reviewers", "小王", "--by", "组长",
+              "--no-needs-review", "--flagged-above", "0.5", "--flagged-below", "0.9", "--random-pct", "10", *db)
+    assert re.search(r"已将 (\d+) 个会话加入复核队列", out)
+    assert "random_10%" in out and "flagged_p" not in out
+    run("period", "close", "2026-11", "--lead", "组长", "--force", "--reason", "月底", *db)
+    assert "未结账" in run("period", "reopen", "2026-11", "--lead", "组长", "--reason", "补复核", *db)
+    out = run("calibration", "start", "11月校准", "--reviewers", "小王,小李", "--size", "2", "--period", "2026-11",
+              "--by", "组长", *db)
+    assert "校准 1：2 个会话" in out
+    key = out.strip().splitlines()[-1].split(", ")[0]
+    run("review", "decide", key, "--calibration", 1, "--all", "--verdict", "confirm", "--reviewer", "小王",
+        "--reason", "无误", *db)
+    report = run("calibration", "report", 1, "--out", tmp_path / "cal.xlsx", *db)
+    assert "各标签一致性" in report and "宽严度" in report
+    assert set(pd.read_excel(tmp_path / "cal.xlsx", sheet_name=None)) == {"tags", "scores", "strictness",
+                                                                          "model_vs_human"}
+    events = run("workspace", "events", "--limit", 100, *db)
+    for kind in ("setting", "user_disable", "queue_build", "period_reopen", "calibration_start"):
+        assert kind in events

@@ -33,6 +33,7 @@ from .readers import EXTENSIONS, FORMATS, FileReadError, NotAChatExport, read_fi
 from .safe_text import MESSAGE_LIMIT, RAW_LIMIT, printable
 
 __all__ = [
+    "file_sha256",
     "IngestOptions", "IngestResult", "FileReport", "read_paths", "discover_files", "read_one", "ChunkedInput",
     "READ_MODES", "ENCODING_ERRORS", "DUPLICATE_KEY",
     "parse_column_mapping", "parse_timestamps", "FORMATS", "FileReadError", "printable",
@@ -139,6 +140,19 @@ def discover_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[FileRe
     return [f for f in found if f not in repeats], problems
 
 
+def file_sha256(path: str | Path) -> str | None:
+    """SHA-256 of a file's bytes, read in 1 MB blocks (None: unreadable).  Used to count a
+    repeated export once and to record a workspace run's inputs."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
 def _same_content(files: list[Path]) -> dict[Path, Path]:
     """{file: earlier file with the same bytes}; only files of equal size are hashed."""
     by_size: dict[int, list[Path]] = defaultdict(list)
@@ -153,14 +167,9 @@ def _same_content(files: list[Path]) -> dict[Path, Path]:
             continue
         seen: dict[str, Path] = {}
         for f in group:
-            try:
-                digest = hashlib.sha256()
-                with open(f, "rb") as fh:
-                    for block in iter(lambda: fh.read(1 << 20), b""):
-                        digest.update(block)
-            except OSError:
+            key = file_sha256(f)
+            if key is None:
                 continue
-            key = digest.hexdigest()
             if key in seen:
                 repeats[f] = seen[key]
             else:

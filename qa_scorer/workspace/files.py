@@ -2,19 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
-
-def file_sha256(path: str | Path) -> str | None:
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-    except OSError:
-        return None
-    return digest.hexdigest()
+from qa_scorer.ingest import file_sha256
 
 
 def input_records(files) -> list[dict]:
